@@ -1,0 +1,85 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// Session is one wxid login: the skey a client holds, stored only as its
+// SHA-256. MySQL is the source of truth; memcached caches it by hash.
+type Session struct {
+	ent.Schema
+}
+
+// Fields of the Session.
+func (Session) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("user_id").
+			Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Int("open_id_id").
+			Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.String("token_hash").
+			NotEmpty().MaxLen(64).Unique().Immutable().Sensitive().
+			Comment("Lowercase hex SHA-256 of the skey; the skey itself is never stored.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Time("created_at").
+			Default(now).Immutable(),
+		field.Time("expires_at").
+			Comment("Idle expiry: the skey stops working at this time unless refreshed."),
+		field.Time("absolute_expires_at").
+			Immutable().
+			Comment("Absolute expiry of the login the skey belongs to; refreshes never pass it."),
+		field.Time("last_refreshed_at").
+			Optional().Nillable(),
+		field.Time("revoked_at").
+			Optional().Nillable(),
+		field.Time("rotated_at").
+			Optional().Nillable().
+			Comment("When refreshSession replaced this skey; it keeps working for the grace window after."),
+		field.Bytes("successor_token").
+			Optional().Sensitive().MaxLen(256).
+			Comment("The replacing skey, sealed with WXID_SECRET_KEY, kept during the grace window so that concurrent refreshes agree.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.String("client_ip").
+			Optional().MaxLen(64),
+		field.String("user_agent").
+			Optional().MaxLen(512),
+	}
+}
+
+// Edges of the Session.
+func (Session) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("user", User.Type).
+			Ref("sessions").
+			Field("user_id").
+			Unique().Required().Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.From("open_id", OpenID.Type).
+			Ref("sessions").
+			Field("open_id_id").
+			Unique().Required().Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+	}
+}
+
+// Indexes of the Session.
+func (Session) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("expires_at"),
+	}
+}
+
+// Annotations of the Session.
+func (Session) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		// Admins see sessions (never their tokens) through User.activeSessions.
+		entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField, entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
+	}
+}

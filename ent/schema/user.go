@@ -1,0 +1,79 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// User is one person as wxid knows them: one row per person, however many
+// mini-programs (OpenIDs) and open-platform accounts (UnionID) they use.
+type User struct {
+	ent.Schema
+}
+
+// Fields of the User.
+func (User) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("phone_number").
+			Optional().Nillable().MaxLen(32).
+			Comment("Verified phone number with country prefix, as WeChat returns it (for example +8613800138000)."),
+		field.String("pure_phone_number").
+			Optional().Nillable().MaxLen(32).
+			Comment("Verified phone number without the country code."),
+		field.String("country_code").
+			Optional().Nillable().MaxLen(8).
+			Comment("Country calling code of the phone number, without +."),
+		field.Time("phone_verified_at").
+			Optional().Nillable().
+			Comment("When WeChat last vouched for the phone number."),
+		field.Time("created_at").
+			Default(now).Immutable().
+			Annotations(entgql.OrderField("CREATED_AT")),
+		field.Time("updated_at").
+			Default(now).UpdateDefault(now),
+		field.Time("last_login_at").
+			Optional().Nillable().
+			Annotations(entgql.OrderField("LAST_LOGIN_AT")),
+		field.Bool("disabled").
+			Default(false).
+			Comment("A disabled user cannot log in and its sessions are refused."),
+	}
+}
+
+// Edges of the User.
+func (User) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("union_id", UnionID.Type).
+			Unique().
+			// Exposed as the scalar User.unionId by hand; the edge stays
+			// available for UserWhereInput (hasUnionIDWith).
+			Annotations(entgql.Skip(entgql.SkipType)),
+		edge.To("open_ids", OpenID.Type).
+			// Exposed as User.openIds: [OpenID!]! by hand.
+			Annotations(entgql.Skip(entgql.SkipType)),
+		edge.To("sessions", Session.Type).
+			Annotations(entgql.Skip(entgql.SkipAll)),
+	}
+}
+
+// Indexes of the User.
+func (User) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("phone_number"),
+		index.Fields("pure_phone_number"),
+		index.Fields("created_at"),
+		index.Fields("last_login_at"),
+	}
+}
+
+// Annotations of the User.
+func (User) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.QueryField().Directives(adminDirective),
+		entgql.RelayConnection(),
+	}
+}
