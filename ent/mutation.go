@@ -800,6 +800,7 @@ type SessionMutation struct {
 	typ                 string
 	id                  *int
 	token_hash          *string
+	family              *string
 	created_at          *time.Time
 	expires_at          *time.Time
 	absolute_expires_at *time.Time
@@ -1023,6 +1024,42 @@ func (m *SessionMutation) OldTokenHash(ctx context.Context) (v string, err error
 // ResetTokenHash resets all changes to the "token_hash" field.
 func (m *SessionMutation) ResetTokenHash() {
 	m.token_hash = nil
+}
+
+// SetFamily sets the "family" field.
+func (m *SessionMutation) SetFamily(s string) {
+	m.family = &s
+}
+
+// Family returns the value of the "family" field in the mutation.
+func (m *SessionMutation) Family() (r string, exists bool) {
+	v := m.family
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFamily returns the old "family" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionMutation) OldFamily(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFamily is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFamily requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFamily: %w", err)
+	}
+	return oldValue.Family, nil
+}
+
+// ResetFamily resets all changes to the "family" field.
+func (m *SessionMutation) ResetFamily() {
+	m.family = nil
 }
 
 // SetCreatedAt sets the "created_at" field.
@@ -1515,7 +1552,7 @@ func (m *SessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SessionMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m.user != nil {
 		fields = append(fields, session.FieldUserID)
 	}
@@ -1524,6 +1561,9 @@ func (m *SessionMutation) Fields() []string {
 	}
 	if m.token_hash != nil {
 		fields = append(fields, session.FieldTokenHash)
+	}
+	if m.family != nil {
+		fields = append(fields, session.FieldFamily)
 	}
 	if m.created_at != nil {
 		fields = append(fields, session.FieldCreatedAt)
@@ -1566,6 +1606,8 @@ func (m *SessionMutation) Field(name string) (ent.Value, bool) {
 		return m.OpenIDID()
 	case session.FieldTokenHash:
 		return m.TokenHash()
+	case session.FieldFamily:
+		return m.Family()
 	case session.FieldCreatedAt:
 		return m.CreatedAt()
 	case session.FieldExpiresAt:
@@ -1599,6 +1641,8 @@ func (m *SessionMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldOpenIDID(ctx)
 	case session.FieldTokenHash:
 		return m.OldTokenHash(ctx)
+	case session.FieldFamily:
+		return m.OldFamily(ctx)
 	case session.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case session.FieldExpiresAt:
@@ -1646,6 +1690,13 @@ func (m *SessionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTokenHash(v)
+		return nil
+	case session.FieldFamily:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFamily(v)
 		return nil
 	case session.FieldCreatedAt:
 		v, ok := value.(time.Time)
@@ -1809,6 +1860,9 @@ func (m *SessionMutation) ResetField(name string) error {
 		return nil
 	case session.FieldTokenHash:
 		m.ResetTokenHash()
+		return nil
+	case session.FieldFamily:
+		m.ResetFamily()
 		return nil
 	case session.FieldCreatedAt:
 		m.ResetCreatedAt()

@@ -88,20 +88,38 @@ func init() {
 			return nil
 		}
 	}()
+	// sessionDescFamily is the schema descriptor for family field.
+	sessionDescFamily := sessionFields[3].Descriptor()
+	// session.FamilyValidator is a validator for the "family" field. It is called by the builders before save.
+	session.FamilyValidator = func() func(string) error {
+		validators := sessionDescFamily.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(family string) error {
+			for _, fn := range fns {
+				if err := fn(family); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	// sessionDescCreatedAt is the schema descriptor for created_at field.
-	sessionDescCreatedAt := sessionFields[3].Descriptor()
+	sessionDescCreatedAt := sessionFields[4].Descriptor()
 	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
 	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
 	// sessionDescSuccessorToken is the schema descriptor for successor_token field.
-	sessionDescSuccessorToken := sessionFields[9].Descriptor()
+	sessionDescSuccessorToken := sessionFields[10].Descriptor()
 	// session.SuccessorTokenValidator is a validator for the "successor_token" field. It is called by the builders before save.
 	session.SuccessorTokenValidator = sessionDescSuccessorToken.Validators[0].(func([]byte) error)
 	// sessionDescClientIP is the schema descriptor for client_ip field.
-	sessionDescClientIP := sessionFields[10].Descriptor()
+	sessionDescClientIP := sessionFields[11].Descriptor()
 	// session.ClientIPValidator is a validator for the "client_ip" field. It is called by the builders before save.
 	session.ClientIPValidator = sessionDescClientIP.Validators[0].(func(string) error)
 	// sessionDescUserAgent is the schema descriptor for user_agent field.
-	sessionDescUserAgent := sessionFields[11].Descriptor()
+	sessionDescUserAgent := sessionFields[12].Descriptor()
 	// session.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
 	session.UserAgentValidator = sessionDescUserAgent.Validators[0].(func(string) error)
 	unionidFields := schema.UnionID{}.Fields()

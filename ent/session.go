@@ -25,6 +25,8 @@ type Session struct {
 	OpenIDID int `json:"open_id_id,omitempty"`
 	// Lowercase hex SHA-256 of the skey; the skey itself is never stored.
 	TokenHash string `json:"-"`
+	// Identifies one login: every skey rotated from it by refreshSession shares it.
+	Family string `json:"family,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// Idle expiry: the skey stops working at this time unless refreshed.
@@ -91,7 +93,7 @@ func (*Session) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case session.FieldID, session.FieldUserID, session.FieldOpenIDID:
 			values[i] = new(sql.NullInt64)
-		case session.FieldTokenHash, session.FieldClientIP, session.FieldUserAgent:
+		case session.FieldTokenHash, session.FieldFamily, session.FieldClientIP, session.FieldUserAgent:
 			values[i] = new(sql.NullString)
 		case session.FieldCreatedAt, session.FieldExpiresAt, session.FieldAbsoluteExpiresAt, session.FieldLastRefreshedAt, session.FieldRevokedAt, session.FieldRotatedAt:
 			values[i] = new(sql.NullTime)
@@ -133,6 +135,12 @@ func (_m *Session) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field token_hash", values[i])
 			} else if value.Valid {
 				_m.TokenHash = value.String
+			}
+		case session.FieldFamily:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field family", values[i])
+			} else if value.Valid {
+				_m.Family = value.String
 			}
 		case session.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -244,6 +252,9 @@ func (_m *Session) String() string {
 	builder.WriteString(fmt.Sprintf("%v", _m.OpenIDID))
 	builder.WriteString(", ")
 	builder.WriteString("token_hash=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("family=")
+	builder.WriteString(_m.Family)
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

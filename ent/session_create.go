@@ -42,6 +42,12 @@ func (_c *SessionCreate) SetTokenHash(v string) *SessionCreate {
 	return _c
 }
 
+// SetFamily sets the "family" field.
+func (_c *SessionCreate) SetFamily(v string) *SessionCreate {
+	_c.mutation.SetFamily(v)
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *SessionCreate) SetCreatedAt(v time.Time) *SessionCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -211,6 +217,14 @@ func (_c *SessionCreate) check() error {
 			return &ValidationError{Name: "token_hash", err: fmt.Errorf(`ent: validator failed for field "Session.token_hash": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.Family(); !ok {
+		return &ValidationError{Name: "family", err: errors.New(`ent: missing required field "Session.family"`)}
+	}
+	if v, ok := _c.mutation.Family(); ok {
+		if err := session.FamilyValidator(v); err != nil {
+			return &ValidationError{Name: "family", err: fmt.Errorf(`ent: validator failed for field "Session.family": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Session.created_at"`)}
 	}
@@ -271,6 +285,10 @@ func (_c *SessionCreate) createSpec() (*Session, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.TokenHash(); ok {
 		_spec.SetField(session.FieldTokenHash, field.TypeString, value)
 		_node.TokenHash = value
+	}
+	if value, ok := _c.mutation.Family(); ok {
+		_spec.SetField(session.FieldFamily, field.TypeString, value)
+		_node.Family = value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(session.FieldCreatedAt, field.TypeTime, value)
@@ -533,6 +551,9 @@ func (u *SessionUpsertOne) UpdateNewValues() *SessionUpsertOne {
 		}
 		if _, exists := u.create.mutation.TokenHash(); exists {
 			s.SetIgnore(session.FieldTokenHash)
+		}
+		if _, exists := u.create.mutation.Family(); exists {
+			s.SetIgnore(session.FieldFamily)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(session.FieldCreatedAt)
@@ -895,6 +916,9 @@ func (u *SessionUpsertBulk) UpdateNewValues() *SessionUpsertBulk {
 			}
 			if _, exists := b.mutation.TokenHash(); exists {
 				s.SetIgnore(session.FieldTokenHash)
+			}
+			if _, exists := b.mutation.Family(); exists {
+				s.SetIgnore(session.FieldFamily)
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(session.FieldCreatedAt)

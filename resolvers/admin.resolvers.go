@@ -7,23 +7,39 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
+	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/ent"
+	"github.com/wxid/wxid/ent/user"
 )
 
 func (r *mutationResolver) DisableUser(ctx context.Context, id int) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: DisableUser - disableUser"))
+	return r.Identity.SetDisabled(ctx, id, true)
 }
 
 func (r *mutationResolver) EnableUser(ctx context.Context, id int) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: EnableUser - enableUser"))
+	return r.Identity.SetDisabled(ctx, id, false)
 }
 
 func (r *mutationResolver) RevokeUserSessions(ctx context.Context, userID int) (int, error) {
-	panic(fmt.Errorf("not implemented: RevokeUserSessions - revokeUserSessions"))
+	exists, err := r.Client.User.Query().Where(user.ID(userID)).Exist(ctx)
+	if err != nil {
+		return 0, entError(err, "user")
+	}
+	if !exists {
+		return 0, apperr.NotFound("user not found")
+	}
+	n, err := r.Sessions.RevokeUser(ctx, userID)
+	if err != nil {
+		return 0, apperr.Internal(err)
+	}
+	return n, nil
 }
 
 func (r *userResolver) ActiveSessions(ctx context.Context, obj *ent.User) ([]*ent.Session, error) {
-	panic(fmt.Errorf("not implemented: ActiveSessions - activeSessions"))
+	rows, err := r.Sessions.Active(ctx, obj.ID)
+	if err != nil {
+		return nil, apperr.Internal(err)
+	}
+	return rows, nil
 }

@@ -7,7 +7,6 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/wxid/wxid/ent"
@@ -15,15 +14,30 @@ import (
 )
 
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Node - node"))
+	n, err := r.Client.Noder(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return n, entError(err, "node")
 }
 
 func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Nodes - nodes"))
+	nodes, err := r.Client.Noders(ctx, ids)
+	if err != nil && !ent.IsNotFound(err) {
+		return nil, entError(err, "nodes")
+	}
+	return nodes, nil
 }
 
 func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error) {
-	panic(fmt.Errorf("not implemented: Users - users"))
+	if err := checkPageSize(first, last); err != nil {
+		return nil, err
+	}
+	conn, err := r.Client.User.Query().Paginate(ctx, after, first, before, last,
+		ent.WithUserOrder(orderBy),
+		ent.WithUserFilter(where.Filter),
+	)
+	return conn, entError(err, "users")
 }
 
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }

@@ -7,27 +7,71 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
+	"github.com/wxid/wxid/apperr"
+	"github.com/wxid/wxid/auth"
 	"github.com/wxid/wxid/ent"
+	"github.com/wxid/wxid/ent/openid"
+	"github.com/wxid/wxid/ent/unionid"
 	"github.com/wxid/wxid/graph"
 	"github.com/wxid/wxid/graph/model"
 )
 
 func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*model.LoginPayload, error) {
-	panic(fmt.Errorf("not implemented: Login - login"))
+	v := auth.ViewerFromContext(ctx)
+	appID := ""
+	if input.AppID != nil {
+		appID = *input.AppID
+	}
+	res, err := r.Identity.Login(ctx, appID, input.Code, v.Meta)
+	if err != nil {
+		return nil, err
+	}
+	return &model.LoginPayload{
+		Skey:      res.Skey,
+		ExpiresAt: res.Session.ExpiresAt,
+		IsNewUser: res.IsNewUser,
+		OpenID:    res.OpenID,
+		UnionID:   optional(res.UnionID),
+		User:      res.User,
+	}, nil
 }
 
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: Me - me"))
+	info, err := auth.ViewerFromContext(ctx).User()
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.Client.User.Get(ctx, info.UserID)
+	if ent.IsNotFound(err) || (err == nil && u.Disabled) {
+		return nil, apperr.Unauthenticated("the skey's user no longer exists or is disabled")
+	}
+	return u, entError(err, "user")
 }
 
 func (r *userResolver) UnionID(ctx context.Context, obj *ent.User) (*string, error) {
-	panic(fmt.Errorf("not implemented: UnionID - unionId"))
+	if obj.Edges.UnionID != nil {
+		return &obj.Edges.UnionID.Unionid, nil
+	}
+	u, err := r.Client.UnionID.Query().Where(unionid.UserID(obj.ID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, entError(err, "unionid")
+	}
+	return &u.Unionid, nil
 }
 
 func (r *userResolver) OpenIds(ctx context.Context, obj *ent.User) ([]*ent.OpenID, error) {
-	panic(fmt.Errorf("not implemented: OpenIds - openIds"))
+	if ids, err := obj.Edges.OpenIdsOrErr(); err == nil {
+		return ids, nil
+	}
+	ids, err := r.Client.OpenID.Query().
+		Where(openid.UserID(obj.ID)).
+		Order(ent.Asc(openid.FieldID)).
+		All(ctx)
+	return ids, entError(err, "openids")
 }
 
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }

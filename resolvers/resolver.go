@@ -1,8 +1,24 @@
+// Package resolvers implements wxid's GraphQL schema. Resolvers validate
+// input, call one domain function and map its result; business rules live
+// in the domain packages (identity, session, wechat, ...).
 package resolvers
 
-// This file will not be regenerated automatically.
-//
-// It serves as dependency injection for your app, add any dependencies you require
-// here.
+import (
+	"log/slog"
 
-type Resolver struct{}
+	"github.com/wxid/wxid/ent"
+	"github.com/wxid/wxid/identity"
+	"github.com/wxid/wxid/session"
+)
+
+// Resolver is the root resolver: the dependencies every resolver shares.
+type Resolver struct {
+	// Client is the ent client.
+	Client *ent.Client
+	// Identity logs users in and manages them.
+	Identity *identity.Service
+	// Sessions issues, rotates and revokes skeys.
+	Sessions *session.Manager
+	// Log is the server log.
+	Log *slog.Logger
+}

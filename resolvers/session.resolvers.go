@@ -7,15 +7,31 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
+	"github.com/wxid/wxid/apperr"
+	"github.com/wxid/wxid/auth"
 	"github.com/wxid/wxid/graph/model"
 )
 
 func (r *mutationResolver) RefreshSession(ctx context.Context) (*model.RefreshSessionPayload, error) {
-	panic(fmt.Errorf("not implemented: RefreshSession - refreshSession"))
+	v := auth.ViewerFromContext(ctx)
+	if v.Skey() == "" {
+		return nil, apperr.Unauthenticated("missing skey: send Authorization: Bearer <skey> from login")
+	}
+	skey, info, err := r.Sessions.Refresh(ctx, v.Skey(), v.Meta)
+	if err != nil {
+		return nil, sessionError(err)
+	}
+	return &model.RefreshSessionPayload{Skey: skey, ExpiresAt: info.ExpiresAt}, nil
 }
 
 func (r *mutationResolver) Logout(ctx context.Context) (bool, error) {
-	panic(fmt.Errorf("not implemented: Logout - logout"))
+	v := auth.ViewerFromContext(ctx)
+	if v.Skey() == "" {
+		return false, apperr.Unauthenticated("missing skey: send Authorization: Bearer <skey> from login")
+	}
+	if err := r.Sessions.Revoke(ctx, v.Skey()); err != nil {
+		return false, sessionError(err)
+	}
+	return true, nil
 }

@@ -28,6 +28,10 @@ func (Session) Fields() []ent.Field {
 			NotEmpty().MaxLen(64).Unique().Immutable().Sensitive().
 			Comment("Lowercase hex SHA-256 of the skey; the skey itself is never stored.").
 			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.String("family").
+			NotEmpty().MaxLen(32).Immutable().
+			Comment("Identifies one login: every skey rotated from it by refreshSession shares it.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Time("created_at").
 			Default(now).Immutable(),
 		field.Time("expires_at").
@@ -73,6 +77,7 @@ func (Session) Edges() []ent.Edge {
 func (Session) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("expires_at"),
+		index.Fields("family"),
 	}
 }
 

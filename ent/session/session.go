@@ -20,6 +20,8 @@ const (
 	FieldOpenIDID = "open_id_id"
 	// FieldTokenHash holds the string denoting the token_hash field in the database.
 	FieldTokenHash = "token_hash"
+	// FieldFamily holds the string denoting the family field in the database.
+	FieldFamily = "family"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldExpiresAt holds the string denoting the expires_at field in the database.
@@ -66,6 +68,7 @@ var Columns = []string{
 	FieldUserID,
 	FieldOpenIDID,
 	FieldTokenHash,
+	FieldFamily,
 	FieldCreatedAt,
 	FieldExpiresAt,
 	FieldAbsoluteExpiresAt,
@@ -90,6 +93,8 @@ func ValidColumn(column string) bool {
 var (
 	// TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
 	TokenHashValidator func(string) error
+	// FamilyValidator is a validator for the "family" field. It is called by the builders before save.
+	FamilyValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// SuccessorTokenValidator is a validator for the "successor_token" field. It is called by the builders before save.
@@ -121,6 +126,11 @@ func ByOpenIDID(opts ...sql.OrderTermOption) OrderOption {
 // ByTokenHash orders the results by the token_hash field.
 func ByTokenHash(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTokenHash, opts...).ToFunc()
+}
+
+// ByFamily orders the results by the family field.
+func ByFamily(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFamily, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

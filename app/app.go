@@ -1,0 +1,202 @@
+// Package app assembles wxid: configuration -> database, cache, WeChat
+// client -> domain services -> GraphQL handler -> HTTP routes. server.go's
+// main runs it; the integration tests drive the same handler.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/wxid/wxid/cache"
+	"github.com/wxid/wxid/config"
+	"github.com/wxid/wxid/database"
+	"github.com/wxid/wxid/identity"
+	"github.com/wxid/wxid/resolvers"
+	"github.com/wxid/wxid/sealer"
+	"github.com/wxid/wxid/session"
+	"github.com/wxid/wxid/wechat"
+	"github.com/wxid/wxid/wechat/wechattest"
+)
+
+// Options are what tests change beyond the configuration.
+type Options struct {
+	// Logger; nil means a logger built from the configuration.
+	Logger *slog.Logger
+	// Now is the clock of sessions and logins; nil means time.Now.
+	Now func() time.Time
+	// Registry receives the metrics; nil means a new registry.
+	Registry *prometheus.Registry
+	// Database tunes the database connection (tests count queries).
+	Database database.Options
+}
+
+// App is a running wxid: its stores, services and HTTP handler.
+type App struct {
+	// Config is the configuration it runs with.
+	Config *config.Config
+	// DB is the database.
+	DB *database.DB
+	// Cache is the session and token cache.
+	Cache cache.Cache
+	// Sessions manages skeys.
+	Sessions *session.Manager
+	// Identity logs users in.
+	Identity *identity.Service
+	// WeChat is the upstream client.
+	WeChat *wechat.Client
+	// Sandbox is the in-process WeChat stand-in; nil unless sandboxed.
+	Sandbox *wechattest.Server
+	// Registry holds the metrics served at /metrics.
+	Registry *prometheus.Registry
+	// Log is the server log.
+	Log *slog.Logger
+
+	handler http.Handler
+	closers []func() error
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// SandboxSecret is the AppSecret the sandbox stand-in gives apps configured
+// without one.
+const SandboxSecret = "sandbox-secret"
+
+// New opens the stores and builds the services and the handler. Close
+// releases them.
+func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error) {
+	a := &App{Config: cfg, Registry: o.Registry, Log: o.Logger}
+	if a.Log == nil {
+		a.Log = NewLogger(cfg, nil)
+	}
+	if a.Registry == nil {
+		a.Registry = prometheus.NewRegistry()
+		a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	if o.Database.MaxOpenConns == 0 {
+		o.Database.MaxOpenConns = cfg.DBMaxOpenConns
+	}
+	if a.DB, err = database.Open(ctx, cfg.DatabaseURL, o.Database); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.DB.Close)
+	if cfg.AutoMigrate {
+		if err := a.DB.Migrate(ctx); err != nil {
+			return nil, err
+		}
+	}
+
+	if a.Cache, err = a.openCache(); err != nil {
+		return nil, err
+	}
+
+	seal, err := sealer.New(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	a.WeChat = a.newWeChatClient()
+	a.Sessions = session.NewManager(a.DB.Client, a.Cache, seal, session.Options{
+		TTL: cfg.SessionTTL, MaxAge: cfg.SessionMaxAge, Grace: cfg.RefreshGrace,
+		Now: o.Now, Logger: a.Log, Registerer: a.Registry,
+	})
+	apps := identity.Apps{Default: cfg.DefaultAppID, Secrets: cfg.Apps}
+	a.Identity = identity.NewService(a.DB.Client, a.WeChat, apps, a.Sessions, seal, identity.Options{Now: o.Now, Logger: a.Log})
+
+	a.handler = a.routes(&resolvers.Resolver{
+		Client:   a.DB.Client,
+		Identity: a.Identity,
+		Sessions: a.Sessions,
+		Log:      a.Log,
+	})
+
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.cancel = cancel
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.Sessions.Run(bg, cfg.PurgeInterval)
+	}()
+	return a, nil
+}
+
+func (a *App) openCache() (cache.Cache, error) {
+	if len(a.Config.Memcached) == 0 {
+		return cache.NewInstrumented(cache.NewMemory(100_000), a.Registry, a.Log), nil
+	}
+	mc, err := cache.NewMemcached(cache.MemcachedOptions{
+		Servers: a.Config.Memcached,
+		Timeout: a.Config.MemcachedTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("configuring memcached: %w", err)
+	}
+	a.closers = append(a.closers, mc.Close)
+	return cache.NewInstrumented(mc, a.Registry, a.Log), nil
+}
+
+// newWeChatClient returns the upstream client: the real API, or in sandbox
+// mode the in-process stand-in, served without a socket.
+func (a *App) newWeChatClient() *wechat.Client {
+	opts := wechat.Options{
+		BaseURL:    a.Config.WeChatAPIBase,
+		Timeout:    a.Config.WeChatTimeout,
+		Registerer: a.Registry,
+	}
+	if a.Config.Sandbox {
+		a.Sandbox = wechattest.New(wechattest.WithDefaultApp(a.Config.DefaultAppID))
+		for id, secret := range a.Config.Apps {
+			if secret == "" {
+				secret = SandboxSecret
+				a.Config.Apps[id] = secret
+			}
+			// One open platform for every sandbox app, so unionids work.
+			a.Sandbox.AddApp(id, secret, "sandbox-open-platform")
+		}
+		opts.BaseURL = "http://wechat.sandbox"
+		opts.Transport = wechattest.NewTransport(a.Sandbox.Handler())
+	}
+	return wechat.NewClient(opts)
+}
+
+// Handler is the HTTP handler of every route.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Ready reports whether the database and the cache answer.
+func (a *App) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var errs []error
+	if err := a.DB.SQL.PingContext(ctx); err != nil {
+		errs = append(errs, errors.New("database unreachable"))
+	}
+	if err := a.Cache.Ping(ctx); err != nil {
+		errs = append(errs, errors.New("cache unreachable"))
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops the background work and closes the stores.
+func (a *App) Close() error {
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.wg.Wait()
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	return errors.Join(errs...)
+}

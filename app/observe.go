@@ -1,0 +1,143 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wxid/wxid/config"
+)
+
+type requestIDKey struct{}
+
+// RequestID returns the request ID of ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// NewLogger returns the server's slog logger per WXID_LOG_LEVEL and
+// WXID_LOG_FORMAT, adding the request ID to every record logged with a
+// request's context. w nil means stderr.
+func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	if w == nil {
+		w = os.Stderr
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(requestIDHandler{h})
+}
+
+// requestIDHandler adds request_id from the record's context.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := RequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+// statusWriter records the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe gives every request an ID (X-Request-Id), a deadline, panic
+// recovery, an access log line at debug level and metrics.
+func (a *App) observe(next http.Handler) http.Handler {
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "wxid_http_request_duration_seconds",
+		Help:    "HTTP request latency by route and status code.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"route", "code"})
+	if err := a.Registry.Register(duration); err != nil {
+		if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
+			duration = are.ExistingCollector.(*prometheus.HistogramVec)
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), requestIDKey{}, id), requestTimeout)
+		defer cancel()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				a.Log.ErrorContext(ctx, "panic serving request", "panic", fmt.Sprint(p), "path", r.URL.Path)
+				if sw.status == 0 {
+					writeJSON(sw, http.StatusInternalServerError, map[string]string{"error": "internal error"})
+				}
+			}
+			route := routeOf(r.URL.Path)
+			duration.WithLabelValues(route, strconv.Itoa(sw.status)).Observe(time.Since(start).Seconds())
+			a.Log.DebugContext(ctx, "request", "method", r.Method, "route", route, "status", sw.status,
+				"duration", time.Since(start))
+		}()
+		next.ServeHTTP(sw, r.WithContext(ctx))
+	})
+}
+
+// routeOf bounds the route label's values.
+func routeOf(path string) string {
+	switch path {
+	case "/graphql", "/healthz", "/readyz", "/metrics", "/":
+		return path
+	}
+	if len(path) > len("/sandbox/") && path[:len("/sandbox/")] == "/sandbox/" {
+		return "/sandbox/"
+	}
+	return "other"
+}
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

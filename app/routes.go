@@ -1,0 +1,98 @@
+package app
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/wxid/wxid/auth"
+	"github.com/wxid/wxid/graph"
+	"github.com/wxid/wxid/graph/model"
+	"github.com/wxid/wxid/resolvers"
+)
+
+// Limits of one GraphQL request.
+const (
+	// MaxComplexity bounds a query's cost; each field costs 1 by default.
+	MaxComplexity = 500
+	// upstreamCost is the cost of a field that calls WeChat (login,
+	// decryptPhoneNumber): two of them do not fit in one request.
+	upstreamCost = MaxComplexity/2 + 1
+	// maxTokens bounds the tokens the parser reads.
+	maxTokens = 5_000
+)
+
+// routes builds the HTTP routes of DESIGN.md.
+func (a *App) routes(r *resolvers.Resolver) http.Handler {
+	mux := http.NewServeMux()
+	gql := a.graphQLHandler(r)
+	mux.Handle("/graphql", limitBody(a.Config.MaxBodyBytes, auth.Middleware(a.Sessions, auth.NewAdminTokens(a.Config.AdminTokens))(gql)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, req *http.Request) {
+		if err := a.Ready(req.Context()); err != nil {
+			a.Log.WarnContext(req.Context(), "not ready", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
+	if a.Config.Playground {
+		mux.Handle("GET /{$}", playground.Handler("wxid", "/graphql"))
+	}
+	if a.Sandbox != nil {
+		mux.Handle("/sandbox/", limitBody(a.Config.MaxBodyBytes, a.Sandbox.SandboxHandler()))
+	}
+	return a.observe(mux)
+}
+
+// graphQLHandler configures gqlgen per DESIGN.md's operating notes.
+func (a *App) graphQLHandler(r *resolvers.Resolver) http.Handler {
+	cfg := graph.Config{Resolvers: r}
+	cfg.Directives.Admin = resolvers.Admin
+	cfg.Complexity.Mutation.Login = func(child int, _ model.LoginInput) int { return upstreamCost + child }
+	cfg.Complexity.Mutation.DecryptPhoneNumber = func(child int, _ model.DecryptPhoneNumberInput) int { return upstreamCost + child }
+
+	srv := handler.New(graph.NewExecutableSchema(cfg))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{}) // refuses mutations (CSRF)
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(maxTokens)
+	if a.Config.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
+	srv.SetErrorPresenter(resolvers.ErrorPresenter(a.Log))
+	srv.SetRecoverFunc(resolvers.Recover(a.Log))
+	srv.SetDisableSuggestion(a.Config.Production())
+	return srv
+}
+
+// limitBody caps request bodies.
+func limitBody(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// requestTimeout bounds the work of one request, database included.
+const requestTimeout = 15 * time.Second

@@ -1,0 +1,81 @@
+// Package apperr holds wxid's error codes and the errors that carry them.
+//
+// Domain packages return *Error for every failure a client can act on; the
+// GraphQL error presenter (resolvers/errors.go) turns an *Error into a
+// GraphQL error with extensions.code, and anything else into INTERNAL with
+// the detail only in the server log. Message is safe to show to clients;
+// Err keeps the debug detail and is never shown.
+package apperr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Codes carried in extensions.code; see DESIGN.md.
+const (
+	CodeUnauthenticated   = "UNAUTHENTICATED"
+	CodeForbidden         = "FORBIDDEN"
+	CodeBadUserInput      = "BAD_USER_INPUT"
+	CodeInvalidCode       = "INVALID_CODE"
+	CodeWeChatRateLimited = "WECHAT_RATE_LIMITED"
+	CodeWeChatUnavailable = "WECHAT_UNAVAILABLE"
+	CodeDecryptFailed     = "DECRYPT_FAILED"
+	CodeInternal          = "INTERNAL"
+	// CodeNotFound is for admin lookups of an ID that does not exist.
+	CodeNotFound = "NOT_FOUND"
+)
+
+// Error is a failure with a client-facing code and message.
+type Error struct {
+	// Code is one of the Code* constants.
+	Code string
+	// Message is safe to show to clients: no secrets, SQL or internals.
+	Message string
+	// Err is the underlying cause, for logs only.
+	Err error
+}
+
+// Error returns the client-facing message.
+func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns an *Error with a code and message.
+func New(code, message string) *Error { return &Error{Code: code, Message: message} }
+
+// Wrap returns an *Error with a code and message that keeps err as its cause.
+func Wrap(code, message string, err error) *Error {
+	return &Error{Code: code, Message: message, Err: err}
+}
+
+// Unauthenticated is a missing, unknown, expired or revoked skey.
+func Unauthenticated(message string) *Error { return New(CodeUnauthenticated, message) }
+
+// Forbidden is a caller without the right to the field.
+func Forbidden(message string) *Error { return New(CodeForbidden, message) }
+
+// BadInput is malformed input.
+func BadInput(format string, args ...any) *Error {
+	return New(CodeBadUserInput, fmt.Sprintf(format, args...))
+}
+
+// NotFound is an admin lookup of an ID that does not exist.
+func NotFound(message string) *Error { return New(CodeNotFound, message) }
+
+// Internal wraps an unexpected failure; clients see only "internal error".
+func Internal(err error) *Error { return Wrap(CodeInternal, "internal error", err) }
+
+// CodeOf returns the code of err: the code of the first *Error in its chain,
+// or CodeInternal.
+func CodeOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// Is reports whether err carries code.
+func Is(err error, code string) bool { return err != nil && CodeOf(err) == code }

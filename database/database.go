@@ -1,0 +1,179 @@
+// Package database opens wxid's ent client on MySQL/MariaDB or SQLite from
+// a WXID_DATABASE_URL and migrates its schema.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/go-sql-driver/mysql"
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+
+	"github.com/wxid/wxid/ent"
+)
+
+// Options tune the connection pool.
+type Options struct {
+	// MaxOpenConns bounds the pool; 0 means 64.
+	MaxOpenConns int
+	// Driver wraps the ent driver (tests count queries with it); nil = none.
+	Driver func(dialect.Driver) dialect.Driver
+}
+
+// DB is an open database.
+type DB struct {
+	// Client is the ent client.
+	Client *ent.Client
+	// SQL is the underlying pool (for pings and stats).
+	SQL *sql.DB
+	// Dialect is dialect.MySQL or dialect.SQLite.
+	Dialect string
+}
+
+// Open connects to the database named by rawURL and checks it answers.
+func Open(ctx context.Context, rawURL string, o Options) (*DB, error) {
+	if o.MaxOpenConns <= 0 {
+		o.MaxOpenConns = 64
+	}
+	driverName, dsn, dia, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening database: %w", err)
+	}
+	switch {
+	case dia == dialect.SQLite && strings.Contains(dsn, ":memory:"):
+		// Every connection to :memory: is a database of its own: keep one.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+	case dia == dialect.SQLite:
+		db.SetMaxOpenConns(min(o.MaxOpenConns, 8))
+		db.SetMaxIdleConns(min(o.MaxOpenConns, 8))
+	default:
+		db.SetMaxOpenConns(o.MaxOpenConns)
+		db.SetMaxIdleConns(o.MaxOpenConns)
+		db.SetConnMaxLifetime(30 * time.Minute)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to the database: %w", redact(err))
+	}
+	var drv dialect.Driver = entsql.OpenDB(dia, db)
+	if o.Driver != nil {
+		drv = o.Driver(drv)
+	}
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dia}, nil
+}
+
+// Migrate creates or alters the tables to match the schema. It is
+// idempotent and safe to run on every start.
+func (d *DB) Migrate(ctx context.Context) error {
+	if err := d.Client.Schema.Create(ctx); err != nil {
+		return fmt.Errorf("migrating the database schema: %w", err)
+	}
+	return nil
+}
+
+// Close closes the client and the pool.
+func (d *DB) Close() error { return d.Client.Close() }
+
+// parseURL turns mysql://user:pass@host:port/db?opts or sqlite://PATH into a
+// driver name and DSN with wxid's defaults.
+func parseURL(raw string) (driverName, dsn, dia string, err error) {
+	switch {
+	case strings.HasPrefix(raw, "sqlite://"):
+		return "sqlite", sqliteDSN(strings.TrimPrefix(raw, "sqlite://")), dialect.SQLite, nil
+	case strings.HasPrefix(raw, "mysql://"):
+		dsn, err := mysqlDSN(raw)
+		return "mysql", dsn, dialect.MySQL, err
+	default:
+		return "", "", "", errors.New("database URL must start with mysql:// or sqlite://")
+	}
+}
+
+func sqliteDSN(path string) string {
+	path, query, _ := strings.Cut(path, "?")
+	if path == "" {
+		path = "wxid.db"
+	}
+	pragmas := []string{"_pragma=foreign_keys(1)", "_pragma=busy_timeout(10000)"}
+	if path == ":memory:" {
+		path = "file::memory:"
+	} else {
+		pragmas = append(pragmas, "_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_txlock=immediate")
+		path = "file:" + path
+	}
+	if query != "" {
+		pragmas = append(pragmas, query)
+	}
+	return path + "?" + strings.Join(pragmas, "&")
+}
+
+// mysqlDSN converts the URL form to a go-sql-driver DSN, adding
+// parseTime, interpolateParams, utf8mb4, UTC and bounded timeouts unless the
+// URL sets them.
+func mysqlDSN(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", errors.New("WXID_DATABASE_URL is not a valid mysql:// URL")
+	}
+	cfg := mysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = u.Host
+	if u.Port() == "" {
+		cfg.Addr = u.Host + ":3306"
+	}
+	cfg.User = u.User.Username()
+	cfg.Passwd, _ = u.User.Password()
+	cfg.DBName = strings.TrimPrefix(u.Path, "/")
+	if cfg.DBName == "" {
+		return "", errors.New("WXID_DATABASE_URL names no database: mysql://user:pass@host:port/DBNAME")
+	}
+	cfg.ParseTime = true
+	cfg.InterpolateParams = true
+	cfg.Loc = time.UTC
+	cfg.Timeout = 5 * time.Second
+	cfg.ReadTimeout = 30 * time.Second
+	cfg.WriteTimeout = 30 * time.Second
+	cfg.Params = map[string]string{"charset": "utf8mb4"}
+	base := cfg.FormatDSN()
+	// Options in the URL override the defaults; the driver validates them.
+	if q := u.RawQuery; q != "" {
+		sep := "?"
+		if strings.Contains(base, "?") {
+			sep = "&"
+		}
+		base += sep + q
+	}
+	parsed, err := mysql.ParseDSN(base)
+	if err != nil {
+		return "", fmt.Errorf("WXID_DATABASE_URL options: %w", redact(err))
+	}
+	return parsed.FormatDSN(), nil
+}
+
+// redact drops driver errors that may echo a DSN with its password.
+func redact(err error) error {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return fmt.Errorf("mysql error %d: %s", me.Number, me.Message)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "@tcp(") || strings.Contains(msg, "mysql://") {
+		return errors.New("invalid database configuration")
+	}
+	return err
+}

@@ -1,0 +1,322 @@
+// Package identity registers and finds users: login binds a WeChat
+// identity (appid, openid, unionid) to exactly one wxid user.
+//
+// Binding rules (DESIGN.md): a known (appid, openid) means its user; else a
+// known unionid means that user, and the new openid joins it; else a new
+// user. Concurrent first logins of one person race on the unique keys of
+// OpenID and UnionID; the losers retry and find the winner's user, so
+// exactly one user exists and exactly one login reports it new.
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/wxid/wxid/apperr"
+	"github.com/wxid/wxid/ent"
+	"github.com/wxid/wxid/ent/openid"
+	"github.com/wxid/wxid/ent/unionid"
+	"github.com/wxid/wxid/sealer"
+	"github.com/wxid/wxid/session"
+	"github.com/wxid/wxid/wechat"
+)
+
+// Upstream is the part of the WeChat client login needs.
+type Upstream interface {
+	Code2Session(ctx context.Context, app wechat.App, code string) (wechat.Session, error)
+}
+
+// Apps are the configured mini-programs.
+type Apps struct {
+	// Default is the appid used when a login names none.
+	Default string
+	// Secrets maps appid to AppSecret.
+	Secrets map[string]string
+}
+
+// Lookup returns the app for appID ("" = the default app).
+func (a Apps) Lookup(appID string) (wechat.App, error) {
+	if appID == "" {
+		appID = a.Default
+	}
+	secret, ok := a.Secrets[appID]
+	if !ok {
+		return wechat.App{}, apperr.BadInput("unknown appId %q: it is not one of the configured apps", truncateForMessage(appID))
+	}
+	return wechat.App{AppID: appID, Secret: secret}, nil
+}
+
+// Service logs users in.
+type Service struct {
+	db       *ent.Client
+	upstream Upstream
+	apps     Apps
+	sessions *session.Manager
+	sealer   *sealer.Sealer
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// Options configure a Service.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// NewService returns a login service.
+func NewService(db *ent.Client, upstream Upstream, apps Apps, sessions *session.Manager, s *sealer.Sealer, o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Service{db: db, upstream: upstream, apps: apps, sessions: sessions, sealer: s, now: o.Now, log: o.Logger}
+}
+
+// LoginResult is a successful login.
+type LoginResult struct {
+	// Skey is the new session token. Never log it.
+	Skey string `json:"-"`
+	// Session describes the new session.
+	Session session.Info
+	// User is the logged-in user.
+	User *ent.User
+	// OpenID and UnionID are the caller's WeChat identities.
+	OpenID, UnionID string
+	// IsNewUser is true on the login that created the user.
+	IsNewUser bool
+}
+
+// maxCodeLen bounds a wx.login code; real ones are 32 characters.
+const maxCodeLen = 128
+
+// Login exchanges a wx.login code with WeChat, binds the identity to a user
+// and issues a session.
+func (s *Service) Login(ctx context.Context, appID, code string, meta session.ClientMeta) (*LoginResult, error) {
+	code = strings.TrimSpace(code)
+	switch {
+	case code == "":
+		return nil, apperr.BadInput("code must not be empty: pass the code from wx.login()")
+	case len(code) > maxCodeLen || strings.ContainsFunc(code, isControlOrSpace):
+		return nil, apperr.BadInput("code is malformed: pass the code from wx.login()")
+	}
+	app, err := s.apps.Lookup(appID)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := s.upstream.Code2Session(ctx, app, code)
+	if err != nil {
+		return nil, apperr.FromWeChat(err)
+	}
+	sealedKey := s.sealer.Seal([]byte(ws.SessionKey), SessionKeyAAD(app.AppID, ws.OpenID))
+
+	var b binding
+	for attempt := 1; ; attempt++ {
+		b, err = s.bind(ctx, app.AppID, ws, sealedKey)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, errDisabled) {
+			return nil, apperr.Forbidden("this account is disabled")
+		}
+		if attempt == maxBindAttempts || !retryable(err) || ctx.Err() != nil {
+			return nil, apperr.Internal(fmt.Errorf("binding login identity: %w", err))
+		}
+		// Another login of the same person won the race for the unique
+		// keys: retry, and find what it created.
+		time.Sleep(time.Duration(attempt*attempt) * time.Duration(1+rand.IntN(5)) * time.Millisecond)
+	}
+	skey, info, err := s.sessions.Issue(ctx, b.user.ID, b.openID.ID, app.AppID, ws.OpenID, meta)
+	if err != nil {
+		return nil, apperr.Internal(err)
+	}
+	s.log.InfoContext(ctx, "login", "appid", app.AppID, "user_id", b.user.ID, "new_user", b.isNew)
+	return &LoginResult{Skey: skey, Session: info, User: b.user, OpenID: ws.OpenID, UnionID: ws.UnionID, IsNewUser: b.isNew}, nil
+}
+
+// SessionKeyAAD binds a sealed session_key to its OpenID row.
+func SessionKeyAAD(appID, openID string) []byte {
+	return []byte("session_key\x00" + appID + "\x00" + openID)
+}
+
+const maxBindAttempts = 6
+
+type binding struct {
+	user   *ent.User
+	openID *ent.OpenID
+	isNew  bool
+}
+
+// bind finds or creates the user of a WeChat identity in one transaction
+// and records the login on it.
+func (s *Service) bind(ctx context.Context, appID string, ws wechat.Session, sealedKey []byte) (binding, error) {
+	var b binding
+	tx, err := s.db.Tx(ctx)
+	if err != nil {
+		return b, fmt.Errorf("starting transaction: %w", err)
+	}
+	if err := s.bindTx(ctx, tx, appID, ws, sealedKey, &b); err != nil {
+		return b, errors.Join(err, tx.Rollback())
+	}
+	if err := tx.Commit(); err != nil {
+		return b, fmt.Errorf("committing login: %w", err)
+	}
+	b.user, b.openID = b.user.Unwrap(), b.openID.Unwrap()
+	return b, nil
+}
+
+func (s *Service) bindTx(ctx context.Context, tx *ent.Tx, appID string, ws wechat.Session, sealedKey []byte, b *binding) error {
+	now := s.now().UTC()
+	oid, err := tx.OpenID.Query().
+		Where(openid.Appid(appID), openid.Openid(ws.OpenID)).
+		Only(ctx)
+	switch {
+	case err == nil:
+		// A returning user: the newest session_key wins.
+		if b.openID, err = tx.OpenID.UpdateOne(oid).SetSessionKey(sealedKey).Save(ctx); err != nil {
+			return fmt.Errorf("storing session key: %w", err)
+		}
+		if err := s.attachUnionID(ctx, tx, oid.UserID, ws.UnionID); err != nil {
+			return err
+		}
+		return s.recordLogin(ctx, tx, oid.UserID, now, b)
+	case !ent.IsNotFound(err):
+		return fmt.Errorf("finding openid: %w", err)
+	}
+
+	userID := 0
+	if ws.UnionID != "" {
+		uid, err := tx.UnionID.Query().Where(unionid.Unionid(ws.UnionID)).Only(ctx)
+		switch {
+		case err == nil:
+			userID = uid.UserID // the person is known from another app
+		case !ent.IsNotFound(err):
+			return fmt.Errorf("finding unionid: %w", err)
+		}
+	}
+	if userID == 0 {
+		u, err := tx.User.Create().SetCreatedAt(now).SetUpdatedAt(now).SetLastLoginAt(now).Save(ctx)
+		if err != nil {
+			return fmt.Errorf("creating user: %w", err)
+		}
+		userID, b.isNew = u.ID, true
+		if ws.UnionID != "" {
+			if err := tx.UnionID.Create().SetUnionid(ws.UnionID).SetUserID(userID).SetCreatedAt(now).Exec(ctx); err != nil {
+				return fmt.Errorf("creating unionid: %w", err)
+			}
+		}
+	}
+	b.openID, err = tx.OpenID.Create().
+		SetAppid(appID).
+		SetOpenid(ws.OpenID).
+		SetSessionKey(sealedKey).
+		SetUserID(userID).
+		SetCreatedAt(now).
+		SetUpdatedAt(now).
+		Save(ctx)
+	if err != nil {
+		return fmt.Errorf("creating openid: %w", err)
+	}
+	return s.recordLogin(ctx, tx, userID, now, b)
+}
+
+// errDisabled rolls back the login of a disabled user.
+var errDisabled = errors.New("user is disabled")
+
+// recordLogin sets the user's last login time, refusing disabled users.
+func (s *Service) recordLogin(ctx context.Context, tx *ent.Tx, userID int, now time.Time, b *binding) error {
+	u, err := tx.User.Get(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("reading user: %w", err)
+	}
+	if u.Disabled {
+		return errDisabled
+	}
+	b.user, err = tx.User.UpdateOne(u).SetLastLoginAt(now).Save(ctx)
+	if err != nil {
+		return fmt.Errorf("recording login: %w", err)
+	}
+	return nil
+}
+
+// attachUnionID records a unionid WeChat now reports for a user who had
+// none (the app was bound to an open platform after the user registered).
+func (s *Service) attachUnionID(ctx context.Context, tx *ent.Tx, userID int, unionID string) error {
+	if unionID == "" {
+		return nil
+	}
+	existing, err := tx.UnionID.Query().
+		Where(unionid.Or(unionid.Unionid(unionID), unionid.UserID(userID))).
+		All(ctx)
+	if err != nil {
+		return fmt.Errorf("finding unionid: %w", err)
+	}
+	for _, u := range existing {
+		if u.Unionid != unionID || u.UserID != userID {
+			// The unionid belongs to another user, or this user has
+			// another one: keep the data as it is and say so.
+			s.log.WarnContext(ctx, "unionid conflict; left unchanged", "user_id", userID, "other_user_id", u.UserID)
+		}
+	}
+	if len(existing) > 0 {
+		return nil
+	}
+	return tx.UnionID.Create().SetUnionid(unionID).SetUserID(userID).SetCreatedAt(s.now().UTC()).Exec(ctx)
+}
+
+// retryable reports whether a failed binding transaction may succeed when
+// run again: a unique key taken by a concurrent login, a deadlock, a lock
+// wait timeout, or SQLite's busy database.
+func retryable(err error) bool {
+	if ent.IsConstraintError(err) {
+		return true
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1062, 1213, 1205: // duplicate key, deadlock, lock wait timeout
+			return true
+		}
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY") ||
+		strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "Duplicate entry")
+}
+
+func isControlOrSpace(r rune) bool { return r <= ' ' || r == 0x7f }
+
+func truncateForMessage(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// SetDisabled disables or re-enables a user. Disabling also revokes every
+// session of the user, so its skeys stop working at once.
+func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) (*ent.User, error) {
+	u, err := s.db.User.UpdateOneID(userID).SetDisabled(disabled).Save(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.NotFound("user not found")
+	}
+	if err != nil {
+		return nil, apperr.Internal(fmt.Errorf("updating user: %w", err))
+	}
+	if disabled {
+		if _, err := s.sessions.RevokeUser(ctx, userID); err != nil {
+			return nil, apperr.Internal(err)
+		}
+	}
+	s.log.InfoContext(ctx, "user disabled flag changed", "user_id", userID, "disabled", disabled)
+	return u, nil
+}

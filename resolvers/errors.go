@@ -1,0 +1,70 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/wxid/wxid/apperr"
+	"github.com/wxid/wxid/ent"
+)
+
+// ErrorPresenter turns resolver errors into GraphQL errors: coded errors
+// keep their code and safe message; gqlgen's own validation and parse
+// errors keep theirs; everything else becomes INTERNAL, with the detail
+// only in the log.
+func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		var coded *apperr.Error
+		if errors.As(err, &coded) {
+			gerr := gqlerror.Errorf("%s", coded.Message)
+			gerr.Path = graphql.GetPath(ctx)
+			gerr.Extensions = map[string]any{"code": coded.Code}
+			switch coded.Code {
+			case apperr.CodeInternal:
+				log.ErrorContext(ctx, "internal error", "err", coded.Err, "path", gerr.Path.String())
+			case apperr.CodeWeChatUnavailable, apperr.CodeWeChatRateLimited:
+				log.WarnContext(ctx, "wechat error", "code", coded.Code, "err", coded.Err, "path", gerr.Path.String())
+			}
+			return gerr
+		}
+		var gerr *gqlerror.Error
+		if errors.As(err, &gerr) && gerr.Extensions["code"] != nil && gerr.Err == nil {
+			// gqlgen's parse, validation and complexity errors: safe and coded.
+			return gerr
+		}
+		log.ErrorContext(ctx, "internal error", "err", err, "path", graphql.GetPath(ctx).String())
+		out := gqlerror.Errorf("internal error")
+		out.Path = graphql.GetPath(ctx)
+		out.Extensions = map[string]any{"code": apperr.CodeInternal}
+		return out
+	}
+}
+
+// Recover turns a panic in a resolver into INTERNAL and logs it.
+func Recover(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "path", graphql.GetPath(ctx).String())
+		return apperr.Internal(fmt.Errorf("panic: %v", p))
+	}
+}
+
+// entError maps an ent error to a coded error: what the ID names does not
+// exist, a constraint or validation failure is the input's fault, anything
+// else is INTERNAL.
+func entError(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case ent.IsNotFound(err):
+		return apperr.Wrap(apperr.CodeNotFound, what+" not found", err)
+	case ent.IsConstraintError(err), ent.IsValidationError(err):
+		return apperr.Wrap(apperr.CodeBadUserInput, "invalid "+what, err)
+	default:
+		return apperr.Internal(err)
+	}
+}

@@ -1,0 +1,282 @@
+// Package session issues, resolves, rotates and revokes skeys: wxid's own
+// session tokens.
+//
+// The database is the source of truth: a session row holds the SHA-256 of
+// its skey, never the skey. The cache holds an Info per live skey hash so
+// that resolving an skey costs one cache round trip; a miss or a cache
+// failure falls back to the database and refills the cache with Add, so a
+// refill can never overwrite the tombstone that a revocation leaves behind.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wxid/wxid/cache"
+	"github.com/wxid/wxid/ent"
+	entsession "github.com/wxid/wxid/ent/session"
+	"github.com/wxid/wxid/sealer"
+)
+
+// ErrInvalid is returned for an skey that is malformed, unknown, expired,
+// rotated past its grace window, or revoked. Clients log in again.
+var ErrInvalid = errors.New("session: invalid or expired skey")
+
+// Info is what wxid knows about a live skey; the cache holds one per skey.
+type Info struct {
+	// ID is the session row's ID.
+	ID int `json:"i"`
+	// UserID is the user the session belongs to.
+	UserID int `json:"u"`
+	// OpenIDID is the ID of the OpenID row the session was issued for.
+	OpenIDID int `json:"o"`
+	// AppID is the mini-program the session belongs to.
+	AppID string `json:"a"`
+	// OpenID is the user's openid in that app.
+	OpenID string `json:"p"`
+	// ExpiresAt is the idle expiry of the skey.
+	ExpiresAt time.Time `json:"e"`
+	// AbsoluteExpiresAt is the end of the login the skey belongs to.
+	AbsoluteExpiresAt time.Time `json:"x"`
+}
+
+// ClientMeta describes the client a session was issued to.
+type ClientMeta struct {
+	// IP is the client's address.
+	IP string
+	// UserAgent is the client's User-Agent header.
+	UserAgent string
+}
+
+// Options configure a Manager.
+type Options struct {
+	// TTL is the idle lifetime of an skey (WXID_SESSION_TTL).
+	TTL time.Duration
+	// MaxAge is the absolute lifetime of a login (WXID_SESSION_MAX_AGE).
+	MaxAge time.Duration
+	// Grace is how long a rotated skey keeps working (WXID_REFRESH_GRACE).
+	Grace time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives warnings; nil means slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the metrics; nil means none.
+	Registerer prometheus.Registerer
+}
+
+// Manager issues and resolves sessions. It is safe for concurrent use.
+type Manager struct {
+	db      *ent.Client
+	cache   cache.Cache
+	sealer  *sealer.Sealer
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+	pending *pendingInvalidations
+}
+
+// NewManager returns a Manager over the database, the cache and the sealer
+// that protects rotated skeys at rest.
+func NewManager(db *ent.Client, c cache.Cache, s *sealer.Sealer, o Options) *Manager {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Manager{
+		db: db, cache: c, sealer: s, opts: o, log: o.Logger,
+		metrics: newMetrics(o.Registerer),
+		pending: newPendingInvalidations(),
+	}
+}
+
+// TTL is the idle lifetime of an skey.
+func (m *Manager) TTL() time.Duration { return m.opts.TTL }
+
+func (m *Manager) now() time.Time { return m.opts.Now().UTC() }
+
+// Issue creates a session for a login that has just succeeded and returns
+// its skey.
+func (m *Manager) Issue(ctx context.Context, userID, openIDID int, appID, openID string, meta ClientMeta) (string, Info, error) {
+	skey, err := NewToken()
+	if err != nil {
+		return "", Info{}, err
+	}
+	now := m.now()
+	abs := now.Add(m.opts.MaxAge)
+	row, err := m.db.Session.Create().
+		SetUserID(userID).
+		SetOpenIDID(openIDID).
+		SetTokenHash(Hash(skey)).
+		SetFamily(newFamily()).
+		SetCreatedAt(now).
+		SetExpiresAt(minTime(now.Add(m.opts.TTL), abs)).
+		SetAbsoluteExpiresAt(abs).
+		SetClientIP(truncate(meta.IP, 64)).
+		SetUserAgent(truncate(meta.UserAgent, 512)).
+		Save(ctx)
+	if err != nil {
+		return "", Info{}, fmt.Errorf("creating session: %w", err)
+	}
+	info := Info{ID: row.ID, UserID: userID, OpenIDID: openIDID, AppID: appID, OpenID: openID,
+		ExpiresAt: row.ExpiresAt, AbsoluteExpiresAt: abs}
+	m.store(ctx, Hash(skey), info, false)
+	m.metrics.issued.Inc()
+	return skey, info, nil
+}
+
+// Resolve returns the live session of an skey: the cache first, the
+// database on a miss or a cache failure. It returns ErrInvalid for anything
+// but a live skey.
+func (m *Manager) Resolve(ctx context.Context, skey string) (Info, error) {
+	if !WellFormed(skey) {
+		m.metrics.resolved.WithLabelValues("none", "invalid").Inc()
+		return Info{}, ErrInvalid
+	}
+	hash := Hash(skey)
+	now := m.now()
+	b, err := m.cache.Get(ctx, cacheKey(hash))
+	switch {
+	case err == nil:
+		info, live := decodeEntry(b)
+		if !live || !now.Before(info.ExpiresAt) {
+			// A tombstone, or an entry past the skey's life: the cache's
+			// whole-second TTLs can keep one a moment too long.
+			m.metrics.resolved.WithLabelValues("cache", "invalid").Inc()
+			return Info{}, ErrInvalid
+		}
+		m.metrics.resolved.WithLabelValues("cache", "ok").Inc()
+		return info, nil
+	case errors.Is(err, cache.ErrCacheMiss):
+	default:
+		if ctx.Err() != nil {
+			return Info{}, ctx.Err()
+		}
+		m.log.WarnContext(ctx, "session cache unavailable; reading the database", "err", err)
+	}
+	info, err := m.load(ctx, hash, now)
+	if err != nil {
+		if errors.Is(err, ErrInvalid) {
+			m.metrics.resolved.WithLabelValues("db", "invalid").Inc()
+		}
+		return Info{}, err
+	}
+	m.metrics.resolved.WithLabelValues("db", "ok").Inc()
+	m.store(ctx, hash, info, true)
+	return info, nil
+}
+
+// load reads a live session from the database.
+func (m *Manager) load(ctx context.Context, hash string, now time.Time) (Info, error) {
+	row, err := m.db.Session.Query().
+		Where(entsession.TokenHash(hash)).
+		WithOpenID().
+		Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return Info{}, ErrInvalid
+	case err != nil:
+		return Info{}, fmt.Errorf("reading session: %w", err)
+	}
+	if row.RevokedAt != nil || !now.Before(row.ExpiresAt) {
+		return Info{}, ErrInvalid
+	}
+	return infoOf(row), nil
+}
+
+func infoOf(row *ent.Session) Info {
+	info := Info{ID: row.ID, UserID: row.UserID, OpenIDID: row.OpenIDID,
+		ExpiresAt: row.ExpiresAt.UTC(), AbsoluteExpiresAt: row.AbsoluteExpiresAt.UTC()}
+	if o := row.Edges.OpenID; o != nil {
+		info.AppID, info.OpenID = o.Appid, o.Openid
+	}
+	return info
+}
+
+// store caches info under the skey hash until the skey expires. With
+// refill it uses Add, so it never overwrites a newer entry or a tombstone.
+func (m *Manager) store(ctx context.Context, hash string, info Info, refill bool) {
+	ttl := info.ExpiresAt.Sub(m.now())
+	if ttl <= 0 {
+		return
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		m.log.ErrorContext(ctx, "encoding session cache entry", "err", err)
+		return
+	}
+	if refill {
+		err = m.cache.Add(ctx, cacheKey(hash), b, ttl)
+		if errors.Is(err, cache.ErrNotStored) {
+			err = nil
+		}
+	} else {
+		err = m.cache.Set(ctx, cacheKey(hash), b, ttl)
+	}
+	if err != nil && ctx.Err() == nil {
+		m.log.WarnContext(ctx, "caching session failed", "err", err)
+	}
+}
+
+// tombstone is the cache value of a dead skey: it blocks refills (Add)
+// until the skey's own expiry has passed.
+var tombstone = []byte{'x'}
+
+func decodeEntry(b []byte) (Info, bool) {
+	if len(b) == 0 || b[0] != '{' {
+		return Info{}, false
+	}
+	var info Info
+	if err := json.Unmarshal(b, &info); err != nil {
+		return Info{}, false
+	}
+	return info, true
+}
+
+// bury replaces the cache entries of dead skeys with tombstones. A failed
+// write is queued and retried, so that an entry cached before the
+// revocation cannot resurrect the skey once the cache is reachable again.
+func (m *Manager) bury(ctx context.Context, hashes []string, until time.Time) {
+	ttl := until.Sub(m.now()) + time.Minute
+	for _, h := range hashes {
+		if err := m.cache.Set(context.WithoutCancel(ctx), cacheKey(h), tombstone, ttl); err != nil {
+			m.log.WarnContext(ctx, "cache unreachable while revoking a session; will retry", "err", err)
+			m.pending.add(h, m.now().Add(ttl))
+		}
+	}
+}
+
+func newFamily() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err))
+	}
+	return hex.EncodeToString(b)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary so MySQL's utf8mb4 column accepts it.
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
