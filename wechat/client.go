@@ -82,7 +82,12 @@ func NewClient(o Options) *Client {
 	}
 	rt := o.Transport
 	if rt == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
+		t, ok := http.DefaultTransport.(*http.Transport)
+		if ok {
+			t = t.Clone()
+		} else {
+			t = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, TLSHandshakeTimeout: 10 * time.Second}
+		}
 		t.MaxIdleConnsPerHost = o.MaxIdleConnsPerHost
 		if t.MaxIdleConnsPerHost <= 0 {
 			t.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
