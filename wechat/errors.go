@@ -91,10 +91,12 @@ type unavailableError struct {
 	cause  error
 }
 
+// Error reads like "wechat: jscode2session: wechat unavailable: timeout".
 func (e *unavailableError) Error() string {
 	return "wechat: " + e.api + ": " + ErrUnavailable.Error() + ": " + e.detail
 }
 
+// Unwrap returns ErrUnavailable and the transport cause, if any.
 func (e *unavailableError) Unwrap() []error {
 	if e.cause == nil {
 		return []error{ErrUnavailable}
