@@ -54,6 +54,8 @@ type App struct {
 	WeChat *wechat.Client
 	// Sandbox is the in-process WeChat stand-in; nil unless sandboxed.
 	Sandbox *wechattest.Server
+	// Sealer encrypts secrets at rest under WXID_SECRET_KEY.
+	Sealer *sealer.Sealer
 	// Registry holds the metrics served at /metrics.
 	Registry *prometheus.Registry
 	// Log is the server log.
@@ -103,10 +105,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error)
 		return nil, err
 	}
 
-	seal, err := sealer.New(cfg.SecretKey)
-	if err != nil {
+	if a.Sealer, err = sealer.New(cfg.SecretKey); err != nil {
 		return nil, err
 	}
+	seal := a.Sealer
 	a.WeChat = a.newWeChatClient()
 	a.Sessions = session.NewManager(a.DB.Client, a.Cache, seal, session.Options{
 		TTL: cfg.SessionTTL, MaxAge: cfg.SessionMaxAge, Grace: cfg.RefreshGrace,

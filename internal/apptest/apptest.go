@@ -219,6 +219,11 @@ func (e *Env) Post(t testing.TB, token, contentType string, body []byte) *Respon
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return e.send(t, req)
+}
+
+func (e *Env) send(t testing.TB, req *http.Request) *Response {
+	t.Helper()
 	resp, err := e.Server.Client().Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -229,6 +234,19 @@ func (e *Env) Post(t testing.TB, token, contentType string, body []byte) *Respon
 		require.NoError(t, json.Unmarshal(raw, out), string(raw))
 	}
 	return out
+}
+
+// PostWithHeader posts a raw JSON body with a literal Authorization header
+// ("" sends none).
+func (e *Env) PostWithHeader(t testing.TB, authorization, body string) *Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.Server.URL+"/graphql", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	return e.send(t, req)
 }
 
 // LoginResult is the login payload.
