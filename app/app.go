@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -113,6 +114,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error)
 	a.Sessions = session.NewManager(a.DB.Client, a.Cache, seal, session.Options{
 		TTL: cfg.SessionTTL, MaxAge: cfg.SessionMaxAge, Grace: cfg.RefreshGrace,
 		Now: o.Now, Logger: a.Log, Registerer: a.Registry,
+		RowLocks: a.DB.Dialect == dialect.MySQL,
 	})
 	apps := identity.Apps{Default: cfg.DefaultAppID, Secrets: cfg.Apps}
 	a.Identity = identity.NewService(a.DB.Client, a.WeChat, apps, a.Sessions, seal, identity.Options{Now: o.Now, Logger: a.Log})

@@ -29,11 +29,11 @@ func (m *Manager) Refresh(ctx context.Context, skey string, meta ClientMeta) (st
 	)
 	err := withTx(ctx, m.db, func(tx *ent.Tx) error {
 		now := m.now()
-		row, err := tx.Session.Query().
-			Where(entsession.TokenHash(hash)).
-			WithOpenID().
-			ForUpdate().
-			Only(ctx)
+		q := tx.Session.Query().Where(entsession.TokenHash(hash)).WithOpenID()
+		if m.opts.RowLocks {
+			q = q.ForUpdate()
+		}
+		row, err := q.Only(ctx)
 		if ent.IsNotFound(err) {
 			return ErrInvalid
 		}
@@ -102,10 +102,11 @@ func (m *Manager) Refresh(ctx context.Context, skey string, meta ClientMeta) (st
 		return "", Info{}, err
 	}
 	if newEntry {
-		m.store(ctx, Hash(newSkey), newInfo, false)
-		if oldInfo.ExpiresAt.After(m.now()) {
-			m.store(ctx, hash, oldInfo, false)
-		} else {
+		_ = m.store(ctx, Hash(newSkey), newInfo, false)
+		// The old skey's entry must shrink to the grace window. If the
+		// cache cannot take that, bury it instead: losing the grace is
+		// better than an entry that outlives it.
+		if !oldInfo.ExpiresAt.After(m.now()) || m.store(ctx, hash, oldInfo, false) != nil {
 			m.bury(ctx, []string{hash}, oldInfo.AbsoluteExpiresAt)
 		}
 		m.metrics.refreshed.Inc()

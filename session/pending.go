@@ -2,6 +2,7 @@ package session
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,6 +15,7 @@ const maxPending = 100_000
 type pendingInvalidations struct {
 	mu sync.Mutex
 	m  map[string]time.Time
+	n  atomic.Int64 // len(m), read without the lock on the hot path
 }
 
 func newPendingInvalidations() *pendingInvalidations {
@@ -34,12 +36,25 @@ func (p *pendingInvalidations) add(hash string, until time.Time) {
 		delete(p.m, victim)
 	}
 	p.m[hash] = until
+	p.n.Store(int64(len(p.m)))
 }
 
 func (p *pendingInvalidations) remove(hash string) {
 	p.mu.Lock()
 	delete(p.m, hash)
+	p.n.Store(int64(len(p.m)))
 	p.mu.Unlock()
+}
+
+// has reports whether hash waits for its tombstone; free when none waits.
+func (p *pendingInvalidations) has(hash string) bool {
+	if p.n.Load() == 0 {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.m[hash]
+	return ok
 }
 
 func (p *pendingInvalidations) snapshot() map[string]time.Time {

@@ -70,6 +70,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil means none.
 	Registerer prometheus.Registerer
+	// RowLocks makes Refresh lock the session row (SELECT ... FOR UPDATE).
+	// Set it on MySQL; SQLite has no row locks, and wxid opens SQLite
+	// transactions with BEGIN IMMEDIATE, which serialises them instead.
+	RowLocks bool
 }
 
 // Manager issues and resolves sessions. It is safe for concurrent use.
@@ -129,7 +133,7 @@ func (m *Manager) Issue(ctx context.Context, userID, openIDID int, appID, openID
 	}
 	info := Info{ID: row.ID, UserID: userID, OpenIDID: openIDID, AppID: appID, OpenID: openID,
 		ExpiresAt: row.ExpiresAt, AbsoluteExpiresAt: abs}
-	m.store(ctx, Hash(skey), info, false)
+	_ = m.store(ctx, Hash(skey), info, false) // a miss later reads the database
 	m.metrics.issued.Inc()
 	return skey, info, nil
 }
@@ -154,6 +158,12 @@ func (m *Manager) Resolve(ctx context.Context, skey string) (Info, error) {
 			m.metrics.resolved.WithLabelValues("cache", "invalid").Inc()
 			return Info{}, ErrInvalid
 		}
+		if m.pending.has(hash) {
+			// Revoked while the cache was unreachable; the tombstone is
+			// still to be written.
+			m.metrics.resolved.WithLabelValues("cache", "invalid").Inc()
+			return Info{}, ErrInvalid
+		}
 		m.metrics.resolved.WithLabelValues("cache", "ok").Inc()
 		return info, nil
 	case errors.Is(err, cache.ErrCacheMiss):
@@ -171,7 +181,7 @@ func (m *Manager) Resolve(ctx context.Context, skey string) (Info, error) {
 		return Info{}, err
 	}
 	m.metrics.resolved.WithLabelValues("db", "ok").Inc()
-	m.store(ctx, hash, info, true)
+	_ = m.store(ctx, hash, info, true)
 	return info, nil
 }
 
@@ -204,15 +214,16 @@ func infoOf(row *ent.Session) Info {
 
 // store caches info under the skey hash until the skey expires. With
 // refill it uses Add, so it never overwrites a newer entry or a tombstone.
-func (m *Manager) store(ctx context.Context, hash string, info Info, refill bool) {
+// It logs failures and reports them.
+func (m *Manager) store(ctx context.Context, hash string, info Info, refill bool) error {
 	ttl := info.ExpiresAt.Sub(m.now())
 	if ttl <= 0 {
-		return
+		return nil
 	}
 	b, err := json.Marshal(info)
 	if err != nil {
 		m.log.ErrorContext(ctx, "encoding session cache entry", "err", err)
-		return
+		return err
 	}
 	if refill {
 		err = m.cache.Add(ctx, cacheKey(hash), b, ttl)
@@ -225,6 +236,7 @@ func (m *Manager) store(ctx context.Context, hash string, info Info, refill bool
 	if err != nil && ctx.Err() == nil {
 		m.log.WarnContext(ctx, "caching session failed", "err", err)
 	}
+	return err
 }
 
 // tombstone is the cache value of a dead skey: it blocks refills (Add)

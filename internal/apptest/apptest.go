@@ -156,6 +156,9 @@ func New(t testing.TB, o Options) *Env {
 	t.Cleanup(func() {
 		e.Server.Close()
 		_ = a.Close()
+		if t.Failed() {
+			t.Logf("server log:\n%s", tail(e.Logs.String(), 8000))
+		}
 	})
 	return e
 }
@@ -351,4 +354,11 @@ func Must(t testing.TB, r *Response) *Response {
 	require.Equal(t, http.StatusOK, r.Status, r.Body)
 	require.Empty(t, r.Errors, fmt.Sprintf("unexpected errors: %s", r.Body))
 	return r
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -88,6 +89,26 @@ func (m *Memcached) Start() {
 			m.t.Fatalf("testenv: restarting memcached on %s: %v", m.Addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Pause freezes the server (SIGSTOP): it keeps its data but answers
+// nothing, so clients time out, like a partitioned or hung server. Resume
+// thaws it. The test's cleanup resumes a paused server before killing it.
+func (m *Memcached) Pause() { m.signal(syscall.SIGSTOP) }
+
+// Resume thaws a paused server (SIGCONT); its data is intact.
+func (m *Memcached) Resume() { m.signal(syscall.SIGCONT) }
+
+func (m *Memcached) signal(sig syscall.Signal) {
+	m.t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd == nil || m.cmd.Process == nil {
+		m.t.Fatalf("testenv: memcached at %s is not running", m.Addr)
+	}
+	if err := m.cmd.Process.Signal(sig); err != nil {
+		m.t.Fatalf("testenv: signalling memcached: %v", err)
 	}
 }
 
