@@ -1,0 +1,277 @@
+// The client against a live wxid (built from this repository, sandbox
+// WeChat stand-in), through the wx shim: real HTTP, real login codes.
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { createClient, isWxidError, MeDocument, WxidError, type ClientOptions } from '../src/index';
+import { buildServer, cleanup, rawGraphQL, startServer, type RunningServer } from './server';
+import { createWxShim, type WxShim } from './wxshim';
+
+const APPID = 'wx0000000000000001';
+const TTL_MS = 3_000; // idle lifetime of an skey on the short-lived server
+const GRACE_MS = 1_000; // grace window of a rotated skey there
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let main: RunningServer; // default lifetimes
+let short: RunningServer; // WXID_SESSION_TTL=3s, WXID_REFRESH_GRACE=1s
+
+function person(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+function setup(server: RunningServer, opts: Partial<ClientOptions> & { user?: string; shimAppId?: string } = {}) {
+  const { user, shimAppId, ...clientOpts } = opts;
+  const wx: WxShim = createWxShim({ baseUrl: server.url, user: user ?? person('p'), appId: shimAppId });
+  const client = createClient({ endpoint: `${server.url}/graphql`, wx, ...clientOpts });
+  return { wx, client };
+}
+
+async function rawMe(server: RunningServer, skey: string) {
+  const r = await rawGraphQL(server.url, '{ me { id } }', skey);
+  return { status: r.status, code: r.body.errors?.[0]?.extensions?.code ?? null, body: r.body };
+}
+
+function codeOf(e: unknown): string {
+  return e instanceof WxidError ? e.code : `not a WxidError: ${String(e)}`;
+}
+
+const ops = (wx: WxShim) => wx.requests.map((r) => /(?:query|mutation)\s+(\w+)/.exec(r.query)?.[1] ?? r.query.slice(0, 20));
+
+describe('live wxid', { timeout: 15 * 60_000 }, () => {
+  before(
+    async () => {
+      const bin = buildServer();
+      [main, short] = await Promise.all([
+        startServer(bin, { WXID_WECHAT_APPID: APPID }),
+        startServer(bin, {
+          WXID_WECHAT_APPID: APPID,
+          WXID_SESSION_TTL: `${TTL_MS / 1000}s`,
+          WXID_REFRESH_GRACE: `${GRACE_MS / 1000}s`,
+        }),
+      ]);
+    },
+    { timeout: 10 * 60_000 },
+  );
+
+  after(async () => {
+    await Promise.all([main?.stop(), short?.stop()]);
+    cleanup();
+  });
+
+  it('first login registers the user; the next login finds it', async () => {
+    const { wx, client } = setup(main);
+    const first = await client.login();
+    assert.equal(first.isNewUser, true);
+    assert.ok(first.skey.length >= 16, 'an skey');
+    assert.ok(first.openId, 'an openId');
+    assert.ok(Date.parse(first.expiresAt) > Date.now(), 'expiresAt in the future');
+    assert.deepEqual(first.user.openIds, [{ appId: APPID, openId: first.openId }]);
+    assert.equal(JSON.parse(wx.storage.get('wxid.session') ?? '{}').skey, first.skey, 'skey stored');
+
+    const second = await client.login();
+    assert.equal(second.isNewUser, false);
+    assert.equal(second.user.id, first.user.id);
+    assert.equal(second.openId, first.openId);
+    assert.notEqual(second.skey, first.skey);
+    assert.equal(wx.loginCalls, 2);
+  });
+
+  it('me: logs in lazily, sends the skey, survives an app restart', async () => {
+    const { wx, client } = setup(main);
+    const me = await client.me();
+    assert.equal(wx.loginCalls, 1);
+    const skey = client.getSession()?.skey;
+    assert.ok(skey);
+    assert.deepEqual(ops(wx), ['Login', 'Me']);
+    assert.equal(wx.requests[0].authorization, undefined, 'login sends no skey');
+    assert.equal(wx.requests[1].authorization, `Bearer ${skey}`);
+    assert.ok(me.id);
+    assert.equal(me.openIds.length, 1);
+    assert.equal(me.openIds[0].appId, APPID);
+    assert.ok(me.lastLoginAt, 'lastLoginAt set');
+
+    // The app is killed and started again: the stored skey is reused.
+    const restarted = createClient({ endpoint: `${main.url}/graphql`, wx });
+    assert.equal((await restarted.me()).id, me.id);
+    assert.equal(wx.loginCalls, 1);
+  });
+
+  it('concurrent calls share one login', async () => {
+    const { wx, client } = setup(main);
+    const users = await Promise.all(Array.from({ length: 10 }, () => client.me()));
+    assert.equal(wx.loginCalls, 1, 'exactly one wx.login');
+    assert.equal(ops(wx).filter((o) => o === 'Login').length, 1, 'exactly one login mutation');
+    assert.equal(new Set(users.map((u) => u.id)).size, 1);
+  });
+
+  it('an expired skey is replaced by a transparent re-login and the request retried', async () => {
+    const { wx, client } = setup(short);
+    const first = await client.login();
+    await sleep(TTL_MS + 700);
+    assert.equal((await rawMe(short, first.skey)).code, 'UNAUTHENTICATED', 'the server refuses the expired skey');
+
+    wx.requests.length = 0;
+    const me = await client.me();
+    assert.equal(me.id, first.user.id);
+    assert.deepEqual(ops(wx), ['Me', 'Login', 'Me']);
+    assert.equal(wx.loginCalls, 2);
+    const second = client.getSession()!.skey;
+    assert.notEqual(second, first.skey);
+    assert.equal(wx.requests[2].authorization, `Bearer ${second}`);
+
+    // Several requests hitting an expired skey at once: still one re-login.
+    await sleep(TTL_MS + 700);
+    const users = await Promise.all(Array.from({ length: 5 }, () => client.me()));
+    assert.equal(new Set(users.map((u) => u.id)).size, 1);
+    assert.equal(wx.loginCalls, 3);
+  });
+
+  it('refresh rotates the skey; the old one works during the grace window', async () => {
+    const { wx, client } = setup(main);
+    const old = (await client.login()).skey;
+    const rotated = await client.refresh();
+    assert.notEqual(rotated.skey, old);
+    assert.ok(Date.parse(rotated.expiresAt) > Date.now());
+    assert.equal(JSON.parse(wx.storage.get('wxid.session') ?? '{}').skey, rotated.skey, 'new skey stored');
+    assert.equal((await rawMe(main, old)).code, null, 'old skey still works in the grace window');
+    assert.equal((await rawMe(main, rotated.skey)).code, null, 'new skey works');
+    await client.me();
+    assert.equal(wx.requests.at(-1)!.authorization, `Bearer ${rotated.skey}`);
+    assert.equal(wx.loginCalls, 1, 'rotation needs no wx.login');
+  });
+
+  it('after the grace window only the new skey works', async () => {
+    const { client } = setup(short);
+    const old = (await client.login()).skey;
+    const rotated = (await client.refresh()).skey;
+    await sleep(GRACE_MS + 600);
+    assert.equal((await rawMe(short, old)).code, 'UNAUTHENTICATED', 'old skey refused after the grace window');
+    assert.equal((await rawMe(short, rotated)).code, null, 'new skey works');
+  });
+
+  it('the refresh timer rotates while shown and stops when hidden', async () => {
+    const seen: string[] = [];
+    const { wx, client } = setup(main, {
+      refreshIntervalMs: 300,
+      onSessionChange: (s) => s && seen.push(s.skey),
+      onError: (e) => assert.fail(`background refresh failed: ${String(e)}`),
+    });
+    client.onShow();
+    await client.login();
+    const deadline = Date.now() + 10_000;
+    while (seen.length < 3 && Date.now() < deadline) await sleep(50);
+    assert.ok(seen.length >= 3, `rotated twice while shown (saw ${seen.length - 1})`);
+    assert.equal(new Set(seen).size, seen.length, 'every rotation gives a new skey');
+
+    client.onHide();
+    await sleep(50); // a rotation already on the wire may land
+    const atHide = client.getSession()!.skey;
+    const refreshes = ops(wx).filter((o) => o === 'RefreshSession').length;
+    await sleep(1_000);
+    assert.equal(client.getSession()!.skey, atHide, 'no rotation while hidden');
+    assert.equal(ops(wx).filter((o) => o === 'RefreshSession').length, refreshes);
+    assert.equal(wx.loginCalls, 1);
+    assert.equal((await rawMe(main, atHide)).code, null, 'the latest skey works');
+  });
+
+  it('logout revokes the skey; the next call logs in again', async () => {
+    const { wx, client } = setup(main);
+    const { skey, user } = await client.login();
+    assert.equal(await client.logout(), true);
+    assert.equal(client.getSession(), null);
+    assert.equal(wx.storage.has('wxid.session'), false);
+    assert.equal((await rawMe(main, skey)).code, 'UNAUTHENTICATED', 'revoked skey refused');
+    const again = await rawGraphQL(main.url, 'mutation { logout }', skey);
+    assert.equal(again.body.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', 'logout of a revoked skey');
+    assert.equal(await client.logout(), false);
+
+    assert.equal((await client.me()).id, user.id);
+    assert.equal(wx.loginCalls, 2);
+  });
+
+  it('binds a phone number from the getPhoneNumber event, new form (code)', async () => {
+    const { wx, client } = setup(main);
+    await client.login();
+    const detail = await wx.phoneDetail('code', '+8613800138000', '86');
+    const r = await client.bindPhoneNumber({ detail });
+    assert.equal(r.phoneNumber, '+8613800138000');
+    assert.equal(r.purePhoneNumber, '13800138000');
+    assert.equal(r.countryCode, '86');
+    assert.equal(r.user.phoneNumber, '+8613800138000');
+    const me = await client.me();
+    assert.equal(me.phoneNumber, '+8613800138000');
+    assert.equal(me.purePhoneNumber, '13800138000');
+    assert.equal(me.countryCode, '86');
+    assert.ok(me.phoneVerifiedAt);
+  });
+
+  it('binds a phone number from the getPhoneNumber event, old form (encryptedData + iv)', async () => {
+    const { wx, client } = setup(main);
+    await client.login();
+    const detail = await wx.phoneDetail('encrypted', '+8613900139000', '86');
+    const r = await client.bindPhoneNumber(detail); // the bare detail works too
+    assert.equal(r.phoneNumber, '+8613900139000');
+    assert.equal(r.purePhoneNumber, '13900139000');
+    assert.equal(r.countryCode, '86');
+    assert.equal((await client.me()).phoneNumber, '+8613900139000');
+  });
+
+  it('encryptedData from before a later wx.login fails with DECRYPT_FAILED', async () => {
+    const { wx, client } = setup(main);
+    await client.login();
+    const detail = await wx.phoneDetail('encrypted', '+8613700137000', '86');
+    await client.login(); // rotates WeChat's session_key
+    await assert.rejects(client.bindPhoneNumber({ detail }), (e: unknown) => codeOf(e) === 'DECRYPT_FAILED');
+    assert.equal((await client.me()).phoneNumber, null);
+  });
+
+  it("errors carry wxid's extensions.code", async () => {
+    // A code WeChat never issued.
+    const a = setup(main);
+    a.wx.queuedCodes.push('0a1b2c3d4e5f-not-a-code');
+    await assert.rejects(a.client.login(), (e: unknown) => codeOf(e) === 'INVALID_CODE');
+    assert.equal(a.client.getSession(), null);
+
+    // A code used twice.
+    const code = await new Promise<string>((resolve, reject) =>
+      a.wx.login({ success: (r) => resolve(r.code), fail: (e) => reject(new Error(e.errMsg)) }),
+    );
+    a.wx.queuedCodes.push(code, code);
+    await a.client.login();
+    await assert.rejects(a.client.login(), (e: unknown) => codeOf(e) === 'INVALID_CODE');
+
+    // An appId the server does not serve.
+    const b = setup(main, { appId: 'wxffffffffffffffff' });
+    await assert.rejects(b.client.login(), (e: unknown) => codeOf(e) === 'BAD_USER_INPUT');
+
+    // No skey.
+    await assert.rejects(a.client.request(MeDocument, undefined, { auth: false }), (e: unknown) => {
+      assert.ok(isWxidError(e, 'UNAUTHENTICATED'));
+      assert.equal((e as WxidError).errors[0].extensions?.code, 'UNAUTHENTICATED');
+      return true;
+    });
+
+    // Both or neither phone forms.
+    const both = 'mutation { decryptPhoneNumber(input: {code: "x", encryptedData: "AAAA", iv: "AAAA"}) { phoneNumber } }';
+    const neither = 'mutation { decryptPhoneNumber(input: {}) { phoneNumber } }';
+    await assert.rejects(a.client.request(both), (e: unknown) => codeOf(e) === 'BAD_USER_INPUT');
+    await assert.rejects(a.client.request(neither), (e: unknown) => codeOf(e) === 'BAD_USER_INPUT');
+
+    // The user declined the phone number: no request at all.
+    const n = a.wx.requests.length;
+    await assert.rejects(
+      a.client.bindPhoneNumber({ detail: { errMsg: 'getPhoneNumber:fail user deny' } }),
+      (e: unknown) => codeOf(e) === 'PHONE_DENIED',
+    );
+    assert.equal(a.wx.requests.length, n);
+  });
+
+  it('logs in to an explicitly named app', async () => {
+    const { wx, client } = setup(main, { appId: APPID, shimAppId: APPID });
+    const r = await client.login();
+    assert.deepEqual(r.user.openIds, [{ appId: APPID, openId: r.openId }]);
+    assert.equal(client.getSession()?.appId, APPID);
+    assert.equal(ops(wx)[0], 'Login');
+  });
+});
