@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/identity"
 	"github.com/wxid/wxid/internal/apptest"
@@ -288,4 +289,53 @@ func TestCacheOutages(t *testing.T) {
 	t.Run("back again", func(t *testing.T) {
 		require.Equal(t, l.User.ID, me(t, e, l.Skey).Me.ID)
 	})
+}
+
+// TestMeCost: with a warm cache, me costs one cache get and one
+// primary-key select.
+func TestMeCost(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, backend string) {
+		var q apptest.QueryCounter
+		e := apptest.New(t, apptest.Options{
+			Backend: backend, Memcached: backend == apptest.MySQL,
+			Database: database.Options{Driver: q.Driver},
+		})
+		l := e.Login(t, "", "alice")
+		gets := func() float64 { return counterValue(t, e, "wxid_cache_operations_total", map[string]string{"op": "get"}) }
+		before := gets()
+		q.Start()
+		var out struct{ Me struct{ ID string } }
+		e.Do(t, l.Skey, `{ me { id phoneNumber lastLoginAt disabled } }`, nil).Decode(t, &out)
+		n, stmts := q.Stop()
+		require.Equal(t, 1, n, "one primary-key select: %v", stmts)
+		require.Contains(t, stmts[0], "WHERE `users`.`id` = ?")
+		require.Equal(t, 1.0, gets()-before, "one cache get")
+	})
+}
+
+// counterValue sums a counter's series whose labels include match.
+func counterValue(t *testing.T, e *apptest.Env, name string, match map[string]string) float64 {
+	t.Helper()
+	families, err := e.App.Registry.Gather()
+	require.NoError(t, err)
+	sum := 0.0
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for k, v := range match {
+				if labels[k] != v {
+					continue metrics
+				}
+			}
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
 }

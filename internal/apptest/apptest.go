@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
@@ -361,4 +362,40 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n:]
+}
+
+// QueryCounter counts the SQL statements wxid sends: pass its Driver as
+// Options.Database.Driver.
+type QueryCounter struct {
+	mu    sync.Mutex
+	n     int
+	log   []string
+	armed bool
+}
+
+// Driver wraps the ent driver so every statement is counted while armed.
+func (q *QueryCounter) Driver(d dialect.Driver) dialect.Driver {
+	return dialect.DebugWithContext(d, func(_ context.Context, v ...any) {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		if q.armed {
+			q.n++
+			q.log = append(q.log, fmt.Sprint(v...))
+		}
+	})
+}
+
+// Start resets the count and starts counting.
+func (q *QueryCounter) Start() {
+	q.mu.Lock()
+	q.n, q.log, q.armed = 0, nil, true
+	q.mu.Unlock()
+}
+
+// Stop stops counting and returns the count and the statements.
+func (q *QueryCounter) Stop() (int, []string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.armed = false
+	return q.n, q.log
 }
