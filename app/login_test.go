@@ -301,7 +301,9 @@ func TestMeCost(t *testing.T) {
 			Database: database.Options{Driver: q.Driver},
 		})
 		l := e.Login(t, "", "alice")
-		gets := func() float64 { return counterValue(t, e, "wxid_cache_operations_total", map[string]string{"op": "get"}) }
+		gets := func() float64 {
+			return counterValue(t, e, "wxid_cache_operations_total", map[string]string{"op": "get"})
+		}
 		before := gets()
 		q.Start()
 		var out struct{ Me struct{ ID string } }
