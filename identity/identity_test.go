@@ -1,0 +1,131 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wxid/wxid/apperr"
+	"github.com/wxid/wxid/cache"
+	"github.com/wxid/wxid/database"
+	"github.com/wxid/wxid/ent"
+	"github.com/wxid/wxid/sealer"
+	"github.com/wxid/wxid/session"
+	"github.com/wxid/wxid/wechat"
+)
+
+// fakeUpstream answers jscode2session from a table: code -> session.
+type fakeUpstream map[string]wechat.Session
+
+func (f fakeUpstream) Code2Session(_ context.Context, _ wechat.App, code string) (wechat.Session, error) {
+	s, ok := f[code]
+	if !ok {
+		return wechat.Session{}, &wechat.Error{Code: 40029, Msg: "invalid code"}
+	}
+	return s, nil
+}
+
+func newService(t *testing.T, up Upstream) (*Service, *ent.Client) {
+	t.Helper()
+	db, err := database.Open(context.Background(), "sqlite://:memory:", database.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	require.NoError(t, db.Migrate(context.Background()))
+	seal, err := sealer.New(sealer.GenerateKey())
+	require.NoError(t, err)
+	sessions := session.NewManager(db.Client, cache.NewMemory(100), seal, session.Options{TTL: time.Minute, MaxAge: time.Hour})
+	apps := Apps{Default: "wxa", Secrets: map[string]string{"wxa": "sa", "wxb": "sb"}}
+	return NewService(db.Client, up, apps, sessions, seal, Options{}), db.Client
+}
+
+const key = "tiihtNczf5v6AKRyjwEUhQ=="
+
+func TestBinding(t *testing.T) {
+	up := fakeUpstream{
+		"a-alice": {OpenID: "oa-alice", UnionID: "u-alice", SessionKey: key},
+		"b-alice": {OpenID: "ob-alice", UnionID: "u-alice", SessionKey: key},
+		"a-bob":   {OpenID: "oa-bob", SessionKey: key},
+		"a-bob-u": {OpenID: "oa-bob", UnionID: "u-bob", SessionKey: key},
+		"b-bob":   {OpenID: "ob-bob", UnionID: "u-bob", SessionKey: key},
+		"a-eve":   {OpenID: "oa-eve", UnionID: "u-alice", SessionKey: key},
+	}
+	s, db := newService(t, up)
+	ctx := context.Background()
+	type step struct {
+		app, code string
+		isNew     bool
+		sameAs    string // code of an earlier step whose user this must be
+	}
+	steps := []step{
+		{"wxa", "a-alice", true, ""},
+		{"wxa", "a-alice", false, "a-alice"}, // known openid
+		{"wxb", "b-alice", false, "a-alice"}, // known unionid, new openid joins
+		{"wxa", "a-bob", true, ""},           // no unionid yet
+		{"wxa", "a-bob-u", false, "a-bob"},   // unionid appears later: attached
+		{"wxb", "b-bob", false, "a-bob"},     // and binds the next app
+		{"", "a-alice", false, "a-alice"},    // default app
+		{"wxa", "a-eve", true, ""},           // unionid taken by alice: openid decides, no merge
+	}
+	users := map[string]int{}
+	for i, st := range steps {
+		t.Run(fmt.Sprintf("%d %s", i, st.code), func(t *testing.T) {
+			res, err := s.Login(ctx, st.app, st.code, session.ClientMeta{})
+			require.NoError(t, err)
+			require.Equal(t, st.isNew, res.IsNewUser)
+			require.NotEmpty(t, res.Skey)
+			if st.sameAs != "" {
+				require.Equal(t, users[st.sameAs], res.User.ID)
+			}
+			if _, ok := users[st.code]; !ok {
+				users[st.code] = res.User.ID
+			}
+		})
+	}
+	n, err := db.User.Query().Count(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+}
+
+func TestLoginInput(t *testing.T) {
+	s, _ := newService(t, fakeUpstream{})
+	tests := []struct {
+		name, app, code, want string
+	}{
+		{"empty code", "", "", apperr.CodeBadUserInput},
+		{"blank code", "", " \t", apperr.CodeBadUserInput},
+		{"unknown app", "wxzzz", "c", apperr.CodeBadUserInput},
+		{"rejected code", "", "nope", apperr.CodeInvalidCode},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.Login(context.Background(), tc.app, tc.code, session.ClientMeta{})
+			require.Equal(t, tc.want, apperr.CodeOf(err))
+		})
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"mysql duplicate", &mysql.MySQLError{Number: 1062}, true},
+		{"mysql deadlock", fmt.Errorf("x: %w", &mysql.MySQLError{Number: 1213}), true},
+		{"mysql lock wait", &mysql.MySQLError{Number: 1205}, true},
+		{"mysql syntax", &mysql.MySQLError{Number: 1064}, false},
+		{"sqlite busy", errors.New("database is locked (5) (SQLITE_BUSY)"), true},
+		{"sqlite unique", errors.New("constraint failed: UNIQUE constraint failed: open_ids.appid"), true},
+		{"other", errors.New("connection refused"), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, retryable(tc.err))
+		})
+	}
+}
