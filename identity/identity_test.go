@@ -69,7 +69,7 @@ func TestBinding(t *testing.T) {
 		{"wxa", "a-bob-u", false, "a-bob"},   // unionid appears later: attached
 		{"wxb", "b-bob", false, "a-bob"},     // and binds the next app
 		{"", "a-alice", false, "a-alice"},    // default app
-		{"wxa", "a-eve", true, ""},           // unionid taken by alice: openid decides, no merge
+		{"wxa", "a-eve", false, "a-alice"},   // a new openid with alice's unionid is alice
 	}
 	users := map[string]int{}
 	for i, st := range steps {
