@@ -20,10 +20,12 @@ import (
 	"github.com/wxid/wxid/config"
 	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/identity"
+	"github.com/wxid/wxid/phone"
 	"github.com/wxid/wxid/resolvers"
 	"github.com/wxid/wxid/sealer"
 	"github.com/wxid/wxid/session"
 	"github.com/wxid/wxid/wechat"
+	"github.com/wxid/wxid/wechat/accesstoken"
 	"github.com/wxid/wxid/wechat/wechattest"
 )
 
@@ -53,6 +55,10 @@ type App struct {
 	Identity *identity.Service
 	// WeChat is the upstream client.
 	WeChat *wechat.Client
+	// Tokens holds the apps' WeChat access tokens, shared by the cluster.
+	Tokens *accesstoken.Manager
+	// Phone verifies and stores phone numbers.
+	Phone *phone.Service
 	// Sandbox is the in-process WeChat stand-in; nil unless sandboxed.
 	Sandbox *wechattest.Server
 	// Sealer encrypts secrets at rest under WXID_SECRET_KEY.
@@ -118,11 +124,14 @@ func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error)
 	})
 	apps := identity.Apps{Default: cfg.DefaultAppID, Secrets: cfg.Apps}
 	a.Identity = identity.NewService(a.DB.Client, a.WeChat, apps, a.Sessions, seal, identity.Options{Now: o.Now, Logger: a.Log})
+	a.Tokens = accesstoken.New(a.Cache, a.WeChat, accesstoken.Options{Now: o.Now, Logger: a.Log, Registerer: a.Registry})
+	a.Phone = phone.NewService(a.DB.Client, seal, apps, a.Tokens, a.WeChat, phone.Options{Now: o.Now, Logger: a.Log})
 
 	a.handler = a.routes(&resolvers.Resolver{
 		Client:   a.DB.Client,
 		Identity: a.Identity,
 		Sessions: a.Sessions,
+		Phone:    a.Phone,
 		Log:      a.Log,
 	})
 

@@ -7,11 +7,27 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
+	"github.com/wxid/wxid/auth"
 	"github.com/wxid/wxid/graph/model"
+	"github.com/wxid/wxid/phone"
 )
 
 func (r *mutationResolver) DecryptPhoneNumber(ctx context.Context, input model.DecryptPhoneNumberInput) (*model.DecryptPhoneNumberPayload, error) {
-	panic(fmt.Errorf("not implemented: DecryptPhoneNumber - decryptPhoneNumber"))
+	caller, err := auth.ViewerFromContext(ctx).User()
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Phone.Verify(ctx, *caller, phone.Input{
+		EncryptedData: input.EncryptedData, IV: input.Iv, Code: input.Code,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &model.DecryptPhoneNumberPayload{
+		PhoneNumber:     res.PhoneNumber,
+		PurePhoneNumber: res.PurePhoneNumber,
+		CountryCode:     res.CountryCode,
+		User:            res.User,
+	}, nil
 }

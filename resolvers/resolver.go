@@ -8,6 +8,7 @@ import (
 
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/identity"
+	"github.com/wxid/wxid/phone"
 	"github.com/wxid/wxid/session"
 )
 
@@ -19,6 +20,8 @@ type Resolver struct {
 	Identity *identity.Service
 	// Sessions issues, rotates and revokes skeys.
 	Sessions *session.Manager
+	// Phone verifies and stores phone numbers.
+	Phone *phone.Service
 	// Log is the server log.
 	Log *slog.Logger
 }
