@@ -9,6 +9,7 @@ package main
 
 //go:generate go run -mod=mod ./ent/entc.go
 //go:generate go run github.com/99designs/gqlgen
+//go:generate go run ./internal/cmd/schemagen
 
 import (
 	"context"
