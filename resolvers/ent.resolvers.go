@@ -9,35 +9,36 @@ import (
 	"context"
 
 	"entgo.io/contrib/entgql"
+	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/graph"
 )
 
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
-	n, err := r.Client.Noder(ctx, id)
-	if ent.IsNotFound(err) {
-		return nil, nil
+	nodes, err := loadNodes(ctx, r.Client, []int{id})
+	if err != nil {
+		return nil, apperr.Internal(err)
 	}
-	return n, entError(err, "node")
+	return nodes[0], nil
 }
 
 func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
-	nodes, err := r.Client.Noders(ctx, ids)
-	if err != nil && !ent.IsNotFound(err) {
-		return nil, entError(err, "nodes")
+	if len(ids) > MaxPageSize {
+		return nil, apperr.BadInput("ids must list at most %d IDs", MaxPageSize)
+	}
+	nodes, err := loadNodes(ctx, r.Client, ids)
+	if err != nil {
+		return nil, apperr.Internal(err)
 	}
 	return nodes, nil
 }
 
 func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error) {
-	if err := checkPageSize(first, last); err != nil {
-		return nil, err
+	q, err := where.Filter(r.Client.User.Query())
+	if err != nil {
+		return nil, apperr.Wrap(apperr.CodeBadUserInput, "invalid where: "+err.Error(), err)
 	}
-	conn, err := r.Client.User.Query().Paginate(ctx, after, first, before, last,
-		ent.WithUserOrder(orderBy),
-		ent.WithUserFilter(where.Filter),
-	)
-	return conn, entError(err, "users")
+	return paginateUsers(ctx, q, userPage{after: after, before: before, first: first, last: last, order: orderBy})
 }
 
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
