@@ -1,10 +1,12 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -23,8 +25,20 @@ import (
 const (
 	// MaxComplexity bounds a query's cost; each field costs 1 by default.
 	MaxComplexity = 500
+	// MaxAdminComplexity bounds the cost of a request with an admin token.
+	// users and nodes cost their items' complexity times the page size
+	// (resolvers.SetAdminComplexity), so a dashboard's page of 100 users
+	// with every user field (about 2,000) fits, and three aliased copies of
+	// it do not (COMPLEXITY_LIMIT_EXCEEDED).
+	MaxAdminComplexity = 5_000
+	// MaxDepth bounds how deep fields nest (resolvers.DepthLimit,
+	// QUERY_TOO_DEEP). wxid's deepest query is
+	// users { edges { node { openIds { appId } } } }: 5 levels; the
+	// standard introspection query is 6 (ofType chains are not counted).
+	MaxDepth = 10
 	// upstreamCost is the cost of a field that calls WeChat (login,
-	// decryptPhoneNumber): two of them do not fit in one request.
+	// decryptPhoneNumber): two of them do not fit in one request without
+	// an admin token.
 	upstreamCost = MaxComplexity/2 + 1
 	// maxTokens bounds the tokens the parser reads.
 	maxTokens = 5_000
@@ -62,6 +76,7 @@ func (a *App) graphQLHandler(r *resolvers.Resolver) http.Handler {
 	cfg.Directives.Admin = resolvers.Admin
 	cfg.Complexity.Mutation.Login = func(child int, _ model.LoginInput) int { return upstreamCost + child }
 	cfg.Complexity.Mutation.DecryptPhoneNumber = func(child int, _ model.DecryptPhoneNumberInput) int { return upstreamCost + child }
+	resolvers.SetAdminComplexity(&cfg.Complexity)
 
 	srv := handler.New(graph.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})
@@ -71,13 +86,25 @@ func (a *App) graphQLHandler(r *resolvers.Resolver) http.Handler {
 	srv.SetParserTokenLimit(maxTokens)
 	if a.Config.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(resolvers.NoIntrospection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
+	srv.Use(resolvers.DepthLimit{Max: MaxDepth})
+	srv.Use(&extension.ComplexityLimit{Func: complexityLimit})
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(a.Log))
 	srv.SetRecoverFunc(resolvers.Recover(a.Log))
 	srv.SetDisableSuggestion(a.Config.Production())
 	return srv
+}
+
+// complexityLimit is MaxAdminComplexity for admin tokens, MaxComplexity for
+// everyone else.
+func complexityLimit(ctx context.Context, _ *graphql.OperationContext) int {
+	if auth.ViewerFromContext(ctx).Admin {
+		return MaxAdminComplexity
+	}
+	return MaxComplexity
 }
 
 // limitBody caps request bodies.
