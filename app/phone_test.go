@@ -350,6 +350,8 @@ func TestPhoneCluster(t *testing.T) {
 	run(2)
 	require.Equal(t, 2, upstream.Count(wechattest.APIStableToken), "one refresh for the cluster, not one per instance")
 	require.LessOrEqual(t, upstream.Count(wechattest.APIGetUserPhoneNumber), 3*users, "at most one retry per call")
+	t.Logf("%d users on 3 instances: %d stable_token fetches, %d getuserphonenumber calls over two rounds",
+		users, upstream.Count(wechattest.APIStableToken), upstream.Count(wechattest.APIGetUserPhoneNumber))
 
 	// Every instance sees the stored number.
 	for i, e := range envs {

@@ -42,8 +42,11 @@ type upstream struct {
 
 func (u *upstream) GetUserPhoneNumber(_ context.Context, tok, code string) (wechat.PhoneInfo, error) {
 	u.calls++
-	if tok != "token" || code != "phone-code" {
-		return wechat.PhoneInfo{}, errors.New("unexpected arguments")
+	if tok != "token" {
+		return wechat.PhoneInfo{}, errors.New("unexpected token")
+	}
+	if code != "phone-code" {
+		return wechat.PhoneInfo{}, &wechat.Error{API: "getuserphonenumber", Code: 40029, Msg: "invalid code"}
 	}
 	return u.info, u.err
 }
@@ -65,7 +68,7 @@ type fixture struct {
 	openIDID int
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := database.Open(ctx, testenv.SQLite(t), database.Options{})
@@ -305,4 +308,26 @@ func TestMask(t *testing.T) {
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "phone", r)
 	require.NotContains(t, buf.String(), "13800138000")
 	require.Contains(t, buf.String(), "+86138****8000")
+}
+
+// FuzzVerify: whatever a client sends, the answer is a success or a coded
+// client error, never a panic or INTERNAL.
+func FuzzVerify(f *testing.F) {
+	f.Add(vecPhone, vecIV, "")
+	f.Add(strings.ReplaceAll(vecPhone, "+", " "), vecIV, "")
+	f.Add(vecPhone[:len(vecPhone)-4], vecIV, "")
+	f.Add("", "", "phone-code")
+	f.Add("AAAAAAAAAAAAAAAAAAAAAA==", "AAAAAAAAAAAAAAAAAAAAAA==", "")
+	f.Add("", "", "")
+	fx := newFixture(f)
+	fx.up.info = wechat.PhoneInfo{PhoneNumber: "+8613800138000", PurePhoneNumber: "13800138000", CountryCode: "86"}
+	f.Fuzz(func(t *testing.T, data, iv, code string) {
+		_, err := fx.svc.Verify(context.Background(), fx.caller, phone.Input{EncryptedData: &data, IV: &iv, Code: &code})
+		switch c := apperr.CodeOf(err); {
+		case err == nil:
+		case c == apperr.CodeBadUserInput, c == apperr.CodeDecryptFailed, c == apperr.CodeInvalidCode:
+		default:
+			t.Fatalf("unexpected %s: %v", c, err)
+		}
+	})
 }
