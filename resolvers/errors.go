@@ -37,6 +37,14 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			// gqlgen's parse, validation and complexity errors: safe and coded.
 			return gerr
 		}
+		if gerr != nil && gerr.Err != nil && len(gerr.Path) > len(graphql.GetPath(ctx)) {
+			// An argument that does not coerce (an ID that is no number, a
+			// bad cursor or time): its path reaches below the field.
+			out := gqlerror.Errorf("invalid value for %s", gerr.Path.String())
+			out.Path = graphql.GetPath(ctx)
+			out.Extensions = map[string]any{"code": apperr.CodeBadUserInput}
+			return out
+		}
 		log.ErrorContext(ctx, "internal error", "err", err, "path", graphql.GetPath(ctx).String())
 		out := gqlerror.Errorf("internal error")
 		out.Path = graphql.GetPath(ctx)

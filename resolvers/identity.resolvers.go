@@ -50,8 +50,11 @@ func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 }
 
 func (r *userResolver) UnionID(ctx context.Context, obj *ent.User) (*string, error) {
-	if obj.Edges.UnionID != nil {
-		return &obj.Edges.UnionID.Unionid, nil
+	switch u, err := obj.Edges.UnionIDOrErr(); {
+	case err == nil:
+		return &u.Unionid, nil
+	case ent.IsNotFound(err):
+		return nil, nil // loaded: the user has none
 	}
 	u, err := r.Client.UnionID.Query().Where(unionid.UserID(obj.ID)).Only(ctx)
 	if ent.IsNotFound(err) {

@@ -38,6 +38,11 @@ var (
 				Unique:  true,
 				Columns: []*schema.Column{OpenIdsColumns[1], OpenIdsColumns[2]},
 			},
+			{
+				Name:    "openid_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{OpenIdsColumns[6]},
+			},
 		},
 	}
 	// SessionsColumns holds the columns for the "sessions" table.
@@ -86,6 +91,11 @@ var (
 				Name:    "session_family",
 				Unique:  false,
 				Columns: []*schema.Column{SessionsColumns[2]},
+			},
+			{
+				Name:    "session_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[13]},
 			},
 		},
 	}

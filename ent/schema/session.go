@@ -78,6 +78,8 @@ func (Session) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("expires_at"),
 		index.Fields("family"),
+		// SQLite does not index foreign keys by itself.
+		index.Fields("user_id"),
 	}
 }
 
