@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error)
 	}
 	defer func() {
 		if err != nil {
-			a.Close()
+			_ = a.Close() // the error that stopped New matters more
 		}
 	}()
 

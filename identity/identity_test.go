@@ -34,7 +34,7 @@ func newService(t *testing.T, up Upstream) (*Service, *ent.Client) {
 	t.Helper()
 	db, err := database.Open(context.Background(), "sqlite://:memory:", database.Options{})
 	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { _ = db.Close() })
 	require.NoError(t, db.Migrate(context.Background()))
 	seal, err := sealer.New(sealer.GenerateKey())
 	require.NoError(t, err)

@@ -78,6 +78,16 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' 
 [[ -z "$unformatted" ]] || { echo "gofmt would change: $unformatted" >&2; exit 1; }
 go vet ./...
 
+if [[ $short == false ]]; then
+  lint="$(go env GOPATH)/bin/golangci-lint"
+  if [[ ! -x "$lint" ]] || ! "$lint" version 2>/dev/null | grep -q "version 2.6.0"; then
+    log "installing golangci-lint v2.6.0"
+    GOFLAGS= go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.6.0
+  fi
+  log "golangci-lint"
+  "$lint" run ./...
+fi
+
 log "go test (unit + integration on SQLite, MariaDB/MySQL and memcached)"
 go test -race -count=1 ./...
 
