@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wxid/wxid/config"
+	"github.com/wxid/wxid/internal/metrics"
 )
 
 type requestIDKey struct{}
@@ -90,11 +91,7 @@ func (a *App) observe(next http.Handler) http.Handler {
 		Help:    "HTTP request latency by route and status code.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"route", "code"})
-	if err := a.Registry.Register(duration); err != nil {
-		if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
-			duration = are.ExistingCollector.(*prometheus.HistogramVec)
-		}
-	}
+	duration = metrics.Register(a.Registry, duration)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")

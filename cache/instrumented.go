@@ -3,11 +3,12 @@ package cache
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wxid/wxid/internal/metrics"
 )
 
 // Metric label values of wxid_cache_operations_total.
@@ -51,19 +52,7 @@ func NewInstrumented(next Cache, reg prometheus.Registerer, logger *slog.Logger)
 		Name: "wxid_cache_operations_total",
 		Help: "Cache operations by operation (get, set, add, delete, ping) and result (hit, miss, ok, not_stored, error).",
 	}, []string{"op", "result"})
-	if reg != nil {
-		if err := reg.Register(ops); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				panic(fmt.Sprintf("cache: registering metrics: %v", err))
-			}
-			existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
-			if !ok {
-				panic(fmt.Sprintf("cache: wxid_cache_operations_total registered as %T", are.ExistingCollector))
-			}
-			ops = existing
-		}
-	}
+	ops = metrics.Register(reg, ops)
 	c := func(op, result string) prometheus.Counter { return ops.WithLabelValues(op, result) }
 	return &Instrumented{
 		next: next,

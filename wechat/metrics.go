@@ -1,9 +1,9 @@
 package wechat
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	wxmetrics "github.com/wxid/wxid/internal/metrics"
 )
 
 // metrics are the client's Prometheus collectors. They always exist; they
@@ -25,26 +25,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"api"}),
 	}
-	if reg != nil {
-		m.requests = register(reg, m.requests)
-		m.duration = register(reg, m.duration)
-	}
+	m.requests = wxmetrics.Register(reg, m.requests)
+	m.duration = wxmetrics.Register(reg, m.duration)
 	return m
-}
-
-// register registers c, or returns the equal collector registered before
-// (several Clients share one registry). A conflicting collector of another
-// shape leaves c unregistered rather than panicking.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	return c
 }

@@ -44,6 +44,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wxid/wxid/cache"
+	wxmetrics "github.com/wxid/wxid/internal/metrics"
 	"github.com/wxid/wxid/wechat"
 )
 
@@ -540,24 +541,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Access token refreshes by reason (missing, expired, ahead, rejected) and outcome (local, shared, fetched, current, waited, fallback, unshared, error).",
 		}, []string{"reason", "outcome"}),
 	}
-	if reg != nil {
-		m.fetches = register(reg, m.fetches)
-		m.refreshes = register(reg, m.refreshes)
-	}
+	m.fetches = wxmetrics.Register(reg, m.fetches)
+	m.refreshes = wxmetrics.Register(reg, m.refreshes)
 	return m
-}
-
-// register registers c, or returns the equal collector registered before.
-func register(reg prometheus.Registerer, c *prometheus.CounterVec) *prometheus.CounterVec {
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-			return existing
-		}
-	}
-	return c
 }
