@@ -19,7 +19,7 @@ func FromWeChat(err error) error {
 	}
 	switch {
 	case errors.Is(err, wechat.ErrInvalidCode):
-		return Wrap(CodeInvalidCode, "WeChat rejected the code: it is invalid, already used or blocked; call wx.login() again", err)
+		return Wrap(CodeInvalidCode, "WeChat rejected the code: it is invalid, expired, already used or blocked; get a new code", err)
 	case errors.Is(err, wechat.ErrRateLimited):
 		return Wrap(CodeWeChatRateLimited, "WeChat rate limit reached; retry in a minute", err)
 	case errors.Is(err, wechat.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):

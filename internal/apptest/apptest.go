@@ -47,6 +47,9 @@ const (
 	openPlatfom = "open-platform-1"
 )
 
+// TestSecretKey is the WXID_SECRET_KEY of every Env (32 bytes, base64).
+const TestSecretKey = "d3hpZC10ZXN0LXNlY3JldC1rZXktMzItYnl0ZXMhISE="
+
 // Options choose the services of an Env.
 type Options struct {
 	// Backend is SQLite (default) or MySQL.
@@ -134,6 +137,9 @@ func New(t testing.TB, o Options) *Env {
 		"WXID_ADMIN_TOKENS":    AdminToken,
 		"WXID_PURGE_INTERVAL":  "0",
 		"WXID_LOG_LEVEL":       "debug",
+		// One key for every Env, as every instance of a cluster shares one:
+		// Envs that share a database can open each other's sealed values.
+		"WXID_SECRET_KEY": TestSecretKey,
 	}
 	e.Memcached = o.Memcache
 	if o.Memcached && e.Memcached == nil {
