@@ -48,7 +48,8 @@ const (
 func (a *App) routes(r *resolvers.Resolver) http.Handler {
 	mux := http.NewServeMux()
 	gql := a.graphQLHandler(r)
-	mux.Handle("/graphql", limitBody(a.Config.MaxBodyBytes, auth.Middleware(a.Sessions, auth.NewAdminTokens(a.Config.AdminTokens))(gql)))
+	mux.Handle("/graphql", codeTransportErrors(limitBody(a.Config.MaxBodyBytes,
+		auth.Middleware(a.Sessions, auth.NewAdminTokens(a.Config.AdminTokens))(gql))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -105,14 +106,6 @@ func complexityLimit(ctx context.Context, _ *graphql.OperationContext) int {
 		return MaxAdminComplexity
 	}
 	return MaxComplexity
-}
-
-// limitBody caps request bodies.
-func limitBody(n int64, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, n)
-		next.ServeHTTP(w, r)
-	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

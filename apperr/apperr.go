@@ -24,6 +24,10 @@ const (
 	CodeInternal          = "INTERNAL"
 	// CodeNotFound is for admin lookups of an ID that does not exist.
 	CodeNotFound = "NOT_FOUND"
+	// CodeBadRequest is a request the HTTP transport refuses before any
+	// GraphQL runs: a body that is not JSON, an unsupported content type, a
+	// mutation sent with GET.
+	CodeBadRequest = "BAD_REQUEST"
 )
 
 // Error is a failure with a client-facing code and message.

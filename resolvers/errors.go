@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -31,6 +33,15 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				log.WarnContext(ctx, "wechat error", "code", coded.Code, "err", coded.Err, "path", gerr.Path.String())
 			}
 			return gerr
+		}
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			out := gqlerror.Errorf("request body too large: the limit is %d bytes", tooLarge.Limit)
+			out.Extensions = map[string]any{"code": apperr.CodeBadUserInput}
+			return out
+		}
+		if out := requestError(err); out != nil {
+			return out
 		}
 		var gerr *gqlerror.Error
 		if errors.As(err, &gerr) && gerr.Extensions["code"] != nil && gerr.Err == nil {
@@ -75,4 +86,26 @@ func entError(err error, what string) error {
 	default:
 		return apperr.Internal(err)
 	}
+}
+
+// requestError codes the uncoded errors gqlgen's transports raise before
+// any field runs; they have no path and no cause. Their messages can echo
+// the whole body, so they are replaced.
+func requestError(err error) *gqlerror.Error {
+	var gerr *gqlerror.Error
+	if !errors.As(err, &gerr) || gerr.Err != nil || len(gerr.Path) > 0 || gerr.Extensions["code"] != nil {
+		return nil
+	}
+	code, msg := apperr.CodeBadRequest, "the request could not be read"
+	switch {
+	case strings.Contains(gerr.Message, "request body too large"):
+		code, msg = apperr.CodeBadUserInput, "request body too large"
+	case strings.HasPrefix(gerr.Message, "json request body could not be decoded"):
+		msg = "the request body is not a GraphQL request in JSON"
+	case !strings.HasPrefix(gerr.Message, "could not read request body"):
+		return nil
+	}
+	out := gqlerror.Errorf("%s", msg)
+	out.Extensions = map[string]any{"code": code}
+	return out
 }
