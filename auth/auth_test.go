@@ -1,0 +1,110 @@
+package auth
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wxid/wxid/apperr"
+	"github.com/wxid/wxid/session"
+)
+
+type fakeSessions map[string]session.Info
+
+func (f fakeSessions) Resolve(_ context.Context, skey string) (session.Info, error) {
+	if skey == "broken-store" {
+		return session.Info{}, context.DeadlineExceeded
+	}
+	info, ok := f[skey]
+	if !ok {
+		return session.Info{}, session.ErrInvalid
+	}
+	return info, nil
+}
+
+func TestBearer(t *testing.T) {
+	tests := []struct {
+		header, token string
+		ok            bool
+	}{
+		{"Bearer abc", "abc", true},
+		{"bearer abc", "abc", true},
+		{"BEARER   abc  ", "abc", true},
+		{"Bearer", "", false},
+		{"Bearer ", "", false},
+		{"Basic abc", "", false},
+		{"abc", "", false},
+		{"", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.header, func(t *testing.T) {
+			token, ok := bearer(tc.header)
+			require.Equal(t, tc.ok, ok)
+			require.Equal(t, tc.token, token)
+		})
+	}
+}
+
+func TestAdminTokens(t *testing.T) {
+	a := NewAdminTokens([]string{"first-admin-token-000", "second-admin-token-00"})
+	require.True(t, a.Match("first-admin-token-000"))
+	require.True(t, a.Match("second-admin-token-00"))
+	require.False(t, a.Match("first-admin-token-00"))
+	require.False(t, a.Match(""))
+	require.False(t, NewAdminTokens(nil).Match("first-admin-token-000"))
+	var none *AdminTokens
+	require.False(t, none.Match("x"))
+}
+
+func TestMiddleware(t *testing.T) {
+	sessions := fakeSessions{"good": {ID: 1, UserID: 7}}
+	admins := NewAdminTokens([]string{"admin-token-0123456789"})
+	tests := []struct {
+		name     string
+		header   string
+		userCode string // "" = a user
+		admin    bool
+	}{
+		{name: "anonymous", userCode: apperr.CodeUnauthenticated},
+		{name: "user", header: "Bearer good"},
+		{name: "dead skey", header: "Bearer dead", userCode: apperr.CodeUnauthenticated},
+		{name: "store failure", header: "Bearer broken-store", userCode: apperr.CodeInternal},
+		{name: "admin", header: "Bearer admin-token-0123456789", userCode: apperr.CodeUnauthenticated, admin: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got *Viewer
+			h := Middleware(sessions, admins)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				got = ViewerFromContext(r.Context())
+			}))
+			req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader("{}"))
+			req.Header.Set("User-Agent", "wx-test")
+			if tc.header != "" {
+				req.Header.Set("Authorization", tc.header)
+			}
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			require.NotNil(t, got)
+			require.Equal(t, "wx-test", got.Meta.UserAgent)
+			require.Equal(t, "192.0.2.1", got.Meta.IP)
+			require.Equal(t, tc.admin, got.Admin)
+			if tc.admin {
+				require.NoError(t, got.RequireAdmin())
+				require.Empty(t, got.Skey(), "an admin token is never treated as an skey")
+			} else {
+				require.Equal(t, apperr.CodeForbidden, apperr.CodeOf(got.RequireAdmin()))
+			}
+			info, err := got.User()
+			if tc.userCode == "" {
+				require.NoError(t, err)
+				require.Equal(t, 7, info.UserID)
+			} else {
+				require.Equal(t, tc.userCode, apperr.CodeOf(err))
+			}
+		})
+	}
+	require.False(t, ViewerFromContext(context.Background()).Admin, "no middleware: anonymous")
+}
