@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wxid/wxid/cache"
+	"github.com/wxid/wxid/internal/clock"
 	"github.com/wxid/wxid/internal/testenv"
 )
 
@@ -23,25 +24,7 @@ type harness struct {
 	new func(t *testing.T) (c cache.Cache, elapse func(d time.Duration))
 }
 
-// fakeClock is a settable clock for Memory.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newFakeClock() *clock.Fake { return clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 func memoryHarness() harness {
 	return harness{name: "memory", new: func(t *testing.T) (cache.Cache, func(time.Duration)) {

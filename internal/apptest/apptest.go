@@ -24,6 +24,7 @@ import (
 	"github.com/wxid/wxid/app"
 	"github.com/wxid/wxid/config"
 	"github.com/wxid/wxid/database"
+	"github.com/wxid/wxid/internal/clock"
 	"github.com/wxid/wxid/internal/testenv"
 	"github.com/wxid/wxid/wechat/wechattest"
 )
@@ -312,28 +313,11 @@ func orDefault(appID string) string {
 	return appID
 }
 
-// Clock is a settable clock shared by wxid and the stand-in.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// Clock is the settable clock shared by wxid and the stand-in.
+type Clock = clock.Fake
 
-// NewClock starts at the current time.
-func NewClock() *Clock { return &Clock{now: time.Now().UTC().Truncate(time.Millisecond)} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+// NewClock starts a Clock at the current time.
+func NewClock() *Clock { return clock.NewFake(time.Now().UTC().Truncate(time.Millisecond)) }
 
 // SyncBuffer is a goroutine-safe log sink.
 type SyncBuffer struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wxid/wxid/cache"
+	"github.com/wxid/wxid/internal/clock"
 	"github.com/wxid/wxid/internal/testenv"
 	"github.com/wxid/wxid/wechat"
 	"github.com/wxid/wxid/wechat/accesstoken"
@@ -30,24 +31,6 @@ var (
 	app  = wechat.App{AppID: appID, Secret: secret}
 	app2 = wechat.App{AppID: appID2, Secret: secret}
 )
-
-// clock is a settable time source shared by the stand-in and the managers.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // fetcher counts the token fetches of all managers of a test by mode.
 type fetcher struct {
@@ -66,7 +49,7 @@ func (f *fetcher) StableToken(ctx context.Context, a wechat.App, force bool) (we
 
 type fixture struct {
 	wx      *wechattest.Server
-	clock   *clock
+	clock   *clock.Fake
 	client  *wechat.Client
 	fetcher *fetcher
 	shared  cache.Cache // the "memcached" of the cluster
@@ -74,7 +57,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	clk := &clock{now: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
+	clk := clock.NewFake(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
 	wx := wechattest.New(wechattest.WithClock(clk.Now))
 	wx.AddApp(appID, secret, "")
 	wx.AddApp(appID2, secret, "")
@@ -186,7 +169,7 @@ func TestRefreshAheadOfExpiry(t *testing.T) {
 	require.NoError(t, err)
 
 	// Not yet due: nobody fetches, whatever the in-process TTL.
-	f.clock.Add(time.Hour)
+	f.clock.Advance(time.Hour)
 	parallel(60, func(i int) {
 		tok, err := managers[i%3].Token(ctx, app)
 		require.NoError(t, err)
@@ -196,7 +179,7 @@ func TestRefreshAheadOfExpiry(t *testing.T) {
 
 	// Four minutes before expiry: one instance refreshes; every caller gets
 	// a working token, the old or the new one.
-	f.clock.Add(56 * time.Minute)
+	f.clock.Advance(56 * time.Minute)
 	var tokens sync.Map
 	parallel(90, func(i int) {
 		tok, err := managers[i%3].Token(ctx, app)
@@ -210,7 +193,7 @@ func TestRefreshAheadOfExpiry(t *testing.T) {
 	})
 
 	// Once the current token expires, everyone has the new one.
-	f.clock.Add(4 * time.Minute)
+	f.clock.Advance(4 * time.Minute)
 	var second string
 	for _, m := range managers {
 		tok, err := m.Token(ctx, app)
@@ -359,7 +342,7 @@ func TestCacheLosesToken(t *testing.T) {
 	tok, err := m.Token(ctx, app)
 	require.NoError(t, err)
 	require.NoError(t, f.shared.Delete(ctx, accesstoken.DefaultKeyPrefix+appID)) // memcached restarted
-	f.clock.Add(2 * time.Second)
+	f.clock.Advance(2 * time.Second)
 	again, err := m.Token(ctx, app)
 	require.NoError(t, err)
 	require.Equal(t, tok, again)
@@ -412,7 +395,7 @@ func TestFetchErrors(t *testing.T) {
 	require.NotContains(t, err.Error(), "wrong")
 
 	// A failed refresh ahead of expiry keeps the current token.
-	f.clock.Add(wechattest.TokenTTL - 4*time.Minute)
+	f.clock.Advance(wechattest.TokenTTL - 4*time.Minute)
 	f.wx.Fail(wechattest.APIStableToken, wechattest.Fault{HTTPStatus: 502})
 	again, err := m.Token(ctx, app)
 	require.NoError(t, err)
@@ -421,7 +404,7 @@ func TestFetchErrors(t *testing.T) {
 	_, err = m.Token(ctx, app)
 	require.NoError(t, err)
 	require.Equal(t, n, f.wx.Count(wechattest.APIStableToken), "no retry before RetryAfter")
-	f.clock.Add(accesstoken.DefaultRetryAfter)
+	f.clock.Advance(accesstoken.DefaultRetryAfter)
 	renewed, err := m.Token(ctx, app)
 	require.NoError(t, err)
 	require.NotEqual(t, tok, renewed)

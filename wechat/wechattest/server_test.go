@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wxid/wxid/internal/clock"
 	"github.com/wxid/wxid/wechat"
 	"github.com/wxid/wxid/wechat/wechattest"
 )
@@ -23,34 +23,16 @@ const (
 	secret           = "0123456789abcdef0123456789abcdef"
 )
 
-// clock is a settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type fixture struct {
 	wx     *wechattest.Server
-	clock  *clock
+	clock  *clock.Fake
 	client *wechat.Client
 	srv    *httptest.Server
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	clk := &clock{now: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
+	clk := clock.NewFake(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
 	wx := wechattest.New(wechattest.WithClock(clk.Now))
 	wx.AddApp(app1, secret, "open-1")
 	wx.AddApp(app2, secret, "open-1")
@@ -101,7 +83,7 @@ func TestCodes(t *testing.T) {
 			code, err := f.wx.Login(app1, "alice")
 			require.NoError(t, err)
 			require.Len(t, code, 32)
-			f.clock.Add(tc.wait)
+			f.clock.Advance(tc.wait)
 			if tc.reuse {
 				_, err := f.exchange(t, app1, code)
 				require.NoError(t, err)
@@ -145,7 +127,7 @@ func TestRateLimit(t *testing.T) {
 
 	f.login(t, app1, "bob") // per user
 
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	_, err = f.exchange(t, app1, code)
 	require.NoError(t, err, "the code survives a rate-limited attempt")
 }
@@ -210,20 +192,20 @@ func TestStableToken(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, wechattest.TokenTTL, first.ExpiresIn)
 
-	f.clock.Add(time.Hour)
+	f.clock.Advance(time.Hour)
 	same, err := f.client.StableToken(ctx, app, false)
 	require.NoError(t, err)
 	require.Equal(t, first.AccessToken, same.AccessToken)
 	require.Equal(t, time.Hour, same.ExpiresIn, "remaining lifetime")
 
-	f.clock.Add(56 * time.Minute) // 4 minutes left: renewal window
+	f.clock.Advance(56 * time.Minute) // 4 minutes left: renewal window
 	renewed, err := f.client.StableToken(ctx, app, false)
 	require.NoError(t, err)
 	require.NotEqual(t, first.AccessToken, renewed.AccessToken)
 	require.True(t, f.tokenWorks(t, first.AccessToken), "normal mode invalidates nothing")
 	require.True(t, f.tokenWorks(t, renewed.AccessToken))
 
-	f.clock.Add(4 * time.Minute)
+	f.clock.Advance(4 * time.Minute)
 	require.Equal(t, 42001, f.tokenErr(t, first.AccessToken))
 
 	forced, err := f.client.StableToken(ctx, app, true)
@@ -231,11 +213,11 @@ func TestStableToken(t *testing.T) {
 	require.NotEqual(t, renewed.AccessToken, forced.AccessToken)
 	_, err = f.client.StableToken(ctx, app, true)
 	require.Equal(t, 45011, errcode(t, err), "force refresh 30 s apart")
-	f.clock.Add(wechattest.ForceRefreshSpacing)
+	f.clock.Advance(wechattest.ForceRefreshSpacing)
 	_, err = f.client.StableToken(ctx, app, true)
 	require.NoError(t, err)
 	require.True(t, f.tokenWorks(t, renewed.AccessToken), "replaced by force, still valid during the overlap")
-	f.clock.Add(wechattest.TokenOverlap)
+	f.clock.Advance(wechattest.TokenOverlap)
 	require.Equal(t, 40001, f.tokenErr(t, renewed.AccessToken))
 
 	f.wx.ExpireTokens()
@@ -258,7 +240,7 @@ func TestLegacyToken(t *testing.T) {
 	require.NotEqual(t, t1.AccessToken, t2.AccessToken)
 	require.True(t, f.tokenWorks(t, t1.AccessToken), "overlap")
 
-	f.clock.Add(wechattest.TokenOverlap)
+	f.clock.Advance(wechattest.TokenOverlap)
 	require.Equal(t, 40001, f.tokenErr(t, t1.AccessToken), "the classic cluster bug")
 	require.True(t, f.tokenWorks(t, t2.AccessToken))
 	require.True(t, f.tokenWorks(t, stable.AccessToken), "stable tokens are kept apart")
@@ -290,7 +272,7 @@ func TestPhoneCode(t *testing.T) {
 	require.Equal(t, 40029, errcode(t, err), "single use")
 
 	code = f.wx.PhoneCode(app1, "alice", "13800138000", "86")
-	f.clock.Add(wechattest.CodeTTL)
+	f.clock.Advance(wechattest.CodeTTL)
 	_, err = f.client.GetUserPhoneNumber(ctx, tok1.AccessToken, code)
 	require.Equal(t, 40029, errcode(t, err), "expired")
 }
