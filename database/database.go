@@ -142,13 +142,7 @@ func mysqlDSN(raw string) (string, error) {
 	if cfg.DBName == "" {
 		return "", errors.New("WXID_DATABASE_URL names no database: mysql://user:pass@host:port/DBNAME")
 	}
-	cfg.ParseTime = true
-	cfg.InterpolateParams = true
-	cfg.Loc = time.UTC
-	cfg.Timeout = 5 * time.Second
-	cfg.ReadTimeout = 30 * time.Second
-	cfg.WriteTimeout = 30 * time.Second
-	cfg.Params = map[string]string{"charset": "utf8mb4"}
+	SetMySQLDefaults(cfg)
 	base := cfg.FormatDSN()
 	// Options in the URL override the defaults; the driver validates them.
 	if q := u.RawQuery; q != "" {
@@ -163,6 +157,20 @@ func mysqlDSN(raw string) (string, error) {
 		return "", fmt.Errorf("WXID_DATABASE_URL options: %w", redact(err))
 	}
 	return parsed.FormatDSN(), nil
+}
+
+// SetMySQLDefaults applies wxid's connection settings: parseTime,
+// interpolateParams (a prepared round trip per query otherwise), utf8mb4,
+// UTC, and connect/read/write timeouts so that a hung database fails
+// requests in bounded time.
+func SetMySQLDefaults(cfg *mysql.Config) {
+	cfg.ParseTime = true
+	cfg.InterpolateParams = true
+	cfg.Loc = time.UTC
+	cfg.Timeout = 5 * time.Second
+	cfg.ReadTimeout = 30 * time.Second
+	cfg.WriteTimeout = 30 * time.Second
+	cfg.Params = map[string]string{"charset": "utf8mb4"}
 }
 
 // redact drops driver errors that may echo a DSN with its password.

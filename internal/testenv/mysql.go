@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/wxid/wxid/database"
 )
 
 // DefaultMySQL is the server used when WXID_TEST_MYSQL is unset.
@@ -120,20 +122,14 @@ func parseServer(s string) (*mysql.Config, error) {
 	return cfg, nil
 }
 
-// testConfig is the DSN tests get: the operating notes' settings, with
-// timeouts so that a hung server fails a test instead of hanging it.
+// testConfig is the DSN tests get: wxid's own settings, whose timeouts
+// also make a hung server fail a test instead of hanging it.
 func testConfig(server *mysql.Config, dbName string) *mysql.Config {
 	cfg := mysql.NewConfig()
 	cfg.User, cfg.Passwd = server.User, server.Passwd
 	cfg.Net, cfg.Addr = server.Net, server.Addr
 	cfg.DBName = dbName
-	cfg.ParseTime = true
-	cfg.InterpolateParams = true
-	cfg.Loc = time.UTC
-	cfg.Timeout = 5 * time.Second
-	cfg.ReadTimeout = 30 * time.Second
-	cfg.WriteTimeout = 30 * time.Second
-	cfg.Params = map[string]string{"charset": "utf8mb4"}
+	database.SetMySQLDefaults(cfg)
 	return cfg
 }
 
