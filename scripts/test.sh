@@ -66,10 +66,14 @@ export WXID_TEST_REQUIRE_SERVICES=1
 if [[ $short == false ]]; then
   log "checking that generated code is up to date (go generate ./...)"
   go generate ./...
-  if [[ -d .git ]] && ! git diff --quiet -- ent graph resolvers schema; then
-    git --no-pager diff --stat -- ent graph resolvers schema
-    echo "generated code is stale: run go generate ./... and commit the result" >&2
-    exit 1
+  if [[ -d .git ]]; then
+    stale=$(git status --porcelain -- ent graph resolvers schema go.mod go.sum)
+    if [[ -n "$stale" ]]; then
+      echo "$stale"
+      git --no-pager diff --stat -- ent graph resolvers schema
+      echo "generated code is stale: run go generate ./... and commit the result" >&2
+      exit 1
+    fi
   fi
 fi
 
