@@ -171,7 +171,8 @@ func (m *Manager) Resolve(ctx context.Context, skey string) (Info, error) {
 		if ctx.Err() != nil {
 			return Info{}, ctx.Err()
 		}
-		m.log.WarnContext(ctx, "session cache unavailable; reading the database", "err", err)
+		// The cache wrapper logs and counts the failure itself.
+		m.log.DebugContext(ctx, "session cache unavailable; reading the database", "err", err)
 	}
 	info, err := m.load(ctx, hash, now)
 	if err != nil {
