@@ -13,6 +13,7 @@ import (
 	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/identity"
 	"github.com/wxid/wxid/internal/apptest"
+	"github.com/wxid/wxid/session"
 	"github.com/wxid/wxid/wechat/wechattest"
 )
 
@@ -340,4 +341,27 @@ func counterValue(t *testing.T, e *apptest.Env, name string, match map[string]st
 		}
 	}
 	return sum
+}
+
+// TestDeadSkeyCost: a client retrying with a dead skey reads the database
+// once, then only the cache.
+func TestDeadSkeyCost(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, backend string) {
+		var q apptest.QueryCounter
+		e := apptest.New(t, apptest.Options{
+			Backend: backend, Memcached: backend == apptest.MySQL,
+			Database: database.Options{Driver: q.Driver},
+		})
+		l := e.Login(t, "", "alice")
+		e.Clock.Advance(31 * time.Minute) // the skey expires, and so does its cache entry:
+		require.NoError(t, e.App.Cache.Delete(context.Background(), session.CacheKey(session.Hash(l.Skey))))
+		for _, skey := range []string{l.Skey, strings.Repeat("Z", 43)} {
+			q.Start()
+			for i := 0; i < 3; i++ {
+				require.Equal(t, "UNAUTHENTICATED", e.Do(t, skey, `{ me { id } }`, nil).Code())
+			}
+			n, stmts := q.Stop()
+			require.Equal(t, 1, n, "only the first try reads the database: %v", stmts)
+		}
+	})
 }

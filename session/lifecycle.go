@@ -264,7 +264,7 @@ func (m *Manager) retryInvalidations(ctx context.Context) {
 			m.pending.remove(hash)
 			continue
 		}
-		if err := m.cache.Set(ctx, cacheKey(hash), tombstone, until.Sub(now)); err != nil {
+		if err := m.cache.Set(ctx, CacheKey(hash), tombstone, until.Sub(now)); err != nil {
 			return // still unreachable; try again on the next tick
 		}
 		m.pending.remove(hash)

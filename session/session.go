@@ -22,6 +22,7 @@ import (
 
 	"github.com/wxid/wxid/cache"
 	"github.com/wxid/wxid/ent"
+	"github.com/wxid/wxid/ent/openid"
 	entsession "github.com/wxid/wxid/ent/session"
 	"github.com/wxid/wxid/sealer"
 )
@@ -148,7 +149,7 @@ func (m *Manager) Resolve(ctx context.Context, skey string) (Info, error) {
 	}
 	hash := Hash(skey)
 	now := m.now()
-	b, err := m.cache.Get(ctx, cacheKey(hash))
+	b, err := m.cache.Get(ctx, CacheKey(hash))
 	switch {
 	case err == nil:
 		info, live := decodeEntry(b)
@@ -178,6 +179,10 @@ func (m *Manager) Resolve(ctx context.Context, skey string) (Info, error) {
 	if err != nil {
 		if errors.Is(err, ErrInvalid) {
 			m.metrics.resolved.WithLabelValues("db", "invalid").Inc()
+			// Remember the verdict for a while: clients keep retrying with
+			// an skey that expired, and each retry would read the database.
+			// Add never hides a live entry, and a dead skey never lives again.
+			_ = m.cache.Add(ctx, CacheKey(hash), tombstone, negativeTTL)
 		}
 		return Info{}, err
 	}
@@ -186,11 +191,11 @@ func (m *Manager) Resolve(ctx context.Context, skey string) (Info, error) {
 	return info, nil
 }
 
-// load reads a live session from the database.
+// load reads a live session from the database: the session row, then,
+// only for a live one, its app and openid.
 func (m *Manager) load(ctx context.Context, hash string, now time.Time) (Info, error) {
 	row, err := m.db.Session.Query().
 		Where(entsession.TokenHash(hash)).
-		WithOpenID().
 		Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
@@ -200,6 +205,13 @@ func (m *Manager) load(ctx context.Context, hash string, now time.Time) (Info, e
 	}
 	if row.RevokedAt != nil || !now.Before(row.ExpiresAt) {
 		return Info{}, ErrInvalid
+	}
+	row.Edges.OpenID, err = m.db.OpenID.Query().
+		Where(openid.ID(row.OpenIDID)).
+		Select(openid.FieldAppid, openid.FieldOpenid).
+		Only(ctx)
+	if err != nil {
+		return Info{}, fmt.Errorf("reading session's openid: %w", err)
 	}
 	return infoOf(row), nil
 }
@@ -227,18 +239,22 @@ func (m *Manager) store(ctx context.Context, hash string, info Info, refill bool
 		return err
 	}
 	if refill {
-		err = m.cache.Add(ctx, cacheKey(hash), b, ttl)
+		err = m.cache.Add(ctx, CacheKey(hash), b, ttl)
 		if errors.Is(err, cache.ErrNotStored) {
 			err = nil
 		}
 	} else {
-		err = m.cache.Set(ctx, cacheKey(hash), b, ttl)
+		err = m.cache.Set(ctx, CacheKey(hash), b, ttl)
 	}
 	if err != nil && ctx.Err() == nil {
 		m.log.WarnContext(ctx, "caching session failed", "err", err)
 	}
 	return err
 }
+
+// negativeTTL is how long the cache remembers that an skey is dead after
+// the database said so.
+const negativeTTL = 5 * time.Minute
 
 // tombstone is the cache value of a dead skey: it blocks refills (Add)
 // until the skey's own expiry has passed.
@@ -261,7 +277,7 @@ func decodeEntry(b []byte) (Info, bool) {
 func (m *Manager) bury(ctx context.Context, hashes []string, until time.Time) {
 	ttl := until.Sub(m.now()) + time.Minute
 	for _, h := range hashes {
-		if err := m.cache.Set(context.WithoutCancel(ctx), cacheKey(h), tombstone, ttl); err != nil {
+		if err := m.cache.Set(context.WithoutCancel(ctx), CacheKey(h), tombstone, ttl); err != nil {
 			m.log.WarnContext(ctx, "cache unreachable while revoking a session; will retry", "err", err)
 			m.pending.add(h, m.now().Add(ttl))
 		}

@@ -45,4 +45,5 @@ func WellFormed(s string) bool {
 	return true
 }
 
-func cacheKey(hash string) string { return "wxid:s:" + hash }
+// CacheKey is the cache key of the session with skey hash hash.
+func CacheKey(hash string) string { return "wxid:s:" + hash }

@@ -44,7 +44,7 @@ func TestWellFormed(t *testing.T) {
 func TestHash(t *testing.T) {
 	// SHA-256("abc"), the FIPS 180-2 test vector.
 	require.Equal(t, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", Hash("abc"))
-	require.Equal(t, "wxid:s:"+Hash("abc"), cacheKey(Hash("abc")))
+	require.Equal(t, "wxid:s:"+Hash("abc"), CacheKey(Hash("abc")))
 }
 
 func TestTruncate(t *testing.T) {
