@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/internal/apptest"
 )
 
@@ -20,10 +19,10 @@ func BenchmarkAdminUsersPage(b *testing.B) {
 	}
 	for _, env := range benchEnvs {
 		b.Run(env.name, func(b *testing.B) {
-			var q apptest.QueryCounter
 			opts := env.opts
-			opts.Database = database.Options{Driver: q.Driver}
+			opts.CountQueries = true
 			e := apptest.New(b, opts)
+			q := e.Queries
 			users := seedUsers(b, e, 300, time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC))
 			seedIdentities(b, e, users, func(int) bool { return true })
 			h := e.App.Handler()

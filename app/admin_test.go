@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/internal/apptest"
 )
@@ -606,8 +605,8 @@ func TestAdminUserMutations(t *testing.T) {
 // page, the openids, the unionids.
 func TestAdminUsersQueryCount(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, backend string) {
-		var q apptest.QueryCounter
-		e := apptest.New(t, apptest.Options{Backend: backend, Database: database.Options{Driver: q.Driver}})
+		e := apptest.New(t, apptest.Options{Backend: backend, CountQueries: true})
+		q := e.Queries
 		users := seedUsers(t, e, 150, time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC))
 		seedIdentities(t, e, users, func(int) bool { return true })
 

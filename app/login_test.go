@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/identity"
 	"github.com/wxid/wxid/internal/apptest"
@@ -296,11 +295,8 @@ func TestCacheOutages(t *testing.T) {
 // primary-key select.
 func TestMeCost(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, backend string) {
-		var q apptest.QueryCounter
-		e := apptest.New(t, apptest.Options{
-			Backend: backend, Memcached: backend == apptest.MySQL,
-			Database: database.Options{Driver: q.Driver},
-		})
+		e := apptest.New(t, apptest.Options{Backend: backend, Memcached: backend == apptest.MySQL, CountQueries: true})
+		q := e.Queries
 		l := e.Login(t, "", "alice")
 		gets := func() float64 {
 			return counterValue(t, e, "wxid_cache_operations_total", map[string]string{"op": "get"})
@@ -347,11 +343,8 @@ func counterValue(t *testing.T, e *apptest.Env, name string, match map[string]st
 // once, then only the cache.
 func TestDeadSkeyCost(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, backend string) {
-		var q apptest.QueryCounter
-		e := apptest.New(t, apptest.Options{
-			Backend: backend, Memcached: backend == apptest.MySQL,
-			Database: database.Options{Driver: q.Driver},
-		})
+		e := apptest.New(t, apptest.Options{Backend: backend, Memcached: backend == apptest.MySQL, CountQueries: true})
+		q := e.Queries
 		l := e.Login(t, "", "alice")
 		e.Clock.Advance(31 * time.Minute) // the skey expires, and so does its cache entry:
 		require.NoError(t, e.App.Cache.Delete(context.Background(), session.CacheKey(session.Hash(l.Skey))))

@@ -60,8 +60,10 @@ type Options struct {
 	// Env sets extra WXID_* variables (without the prefix is not accepted:
 	// give full names, e.g. "WXID_SESSION_TTL").
 	Env map[string]string
-	// Database tunes the database connection (tests count queries).
+	// Database tunes the database connection.
 	Database database.Options
+	// CountQueries wraps the database driver with Env.Queries.
+	CountQueries bool
 	// Memcache reuses a running memcached (several instances share it).
 	Memcache *testenv.Memcached
 	// WeChat reuses a running stand-in (several instances share it).
@@ -107,6 +109,8 @@ type Env struct {
 	Backend string
 	// Logs collects the server log.
 	Logs *SyncBuffer
+	// Queries counts SQL statements when Options.CountQueries.
+	Queries *QueryCounter
 }
 
 // New starts an Env; everything stops when the test ends.
@@ -151,6 +155,10 @@ func New(t testing.TB, o Options) *Env {
 	}
 	for k, v := range o.Env {
 		env[k] = v
+	}
+	if o.CountQueries {
+		e.Queries = &QueryCounter{}
+		o.Database.Driver = e.Queries.Driver
 	}
 	cfg, err := config.Load(nil, func(k string) string { return env[k] })
 	require.NoError(t, err)
@@ -354,8 +362,7 @@ func tail(s string, n int) string {
 	return "…" + s[len(s)-n:]
 }
 
-// QueryCounter counts the SQL statements wxid sends: pass its Driver as
-// Options.Database.Driver.
+// QueryCounter counts the SQL statements wxid sends (Options.CountQueries).
 type QueryCounter struct {
 	mu    sync.Mutex
 	n     int
