@@ -93,10 +93,17 @@ if [[ $short == false ]]; then
 fi
 
 log "go test (unit + integration on SQLite, MariaDB/MySQL and memcached)"
-go test -race -count=1 ./...
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+go test -race -count=1 -json ./... > "$out/go.json" || { go run ./internal/cmd/testsummary -failures < "$out/go.json"; exit 1; }
+go run ./internal/cmd/testsummary < "$out/go.json" | tee "$out/go.summary"
 
+client_passed=0
 if [[ $short == false && -x clients/miniprogram/test.sh ]]; then
   log "TypeScript client tests against a live wxid"
-  clients/miniprogram/test.sh
+  clients/miniprogram/test.sh | tee "$out/client.log"
+  client_passed=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$out/client.log" | tail -1)
 fi
+go_passed=$(sed -n 's/^go tests: \([0-9]*\) passed.*/\1/p' "$out/go.summary")
 log "all tests passed"
+echo "tests: $((go_passed + ${client_passed:-0})) passed, 0 failed"
