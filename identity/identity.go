@@ -97,9 +97,6 @@ type LoginResult struct {
 	IsNewUser bool
 }
 
-// maxCodeLen bounds a wx.login code; real ones are 32 characters.
-const maxCodeLen = 128
-
 // Login exchanges a wx.login code with WeChat, binds the identity to a user
 // and issues a session.
 func (s *Service) Login(ctx context.Context, appID, code string, meta session.ClientMeta) (*LoginResult, error) {
@@ -107,7 +104,7 @@ func (s *Service) Login(ctx context.Context, appID, code string, meta session.Cl
 	switch {
 	case code == "":
 		return nil, apperr.BadInput("code must not be empty: pass the code from wx.login()")
-	case len(code) > maxCodeLen || strings.ContainsFunc(code, isControlOrSpace):
+	case !wechat.WellFormedCode(code):
 		return nil, apperr.BadInput("code is malformed: pass the code from wx.login()")
 	}
 	app, err := s.apps.Lookup(appID)
@@ -292,8 +289,6 @@ func retryable(err error) bool {
 	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY") ||
 		strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "Duplicate entry")
 }
-
-func isControlOrSpace(r rune) bool { return r <= ' ' || r == 0x7f }
 
 func truncateForMessage(s string) string {
 	if len(s) > 40 {

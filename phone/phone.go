@@ -16,7 +16,6 @@ package phone
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -114,7 +113,6 @@ const (
 // encryptedData is about 200 base64 characters and a code 32 to 64.
 const (
 	maxEncryptedDataLen = 4096
-	maxCodeLen          = 128
 	// ivLen is the length of a 16-byte iv in padded base64.
 	ivLen = 24
 )
@@ -198,14 +196,14 @@ func checkEncrypted(encryptedData, iv string) error {
 	case len(encryptedData) > maxEncryptedDataLen:
 		return apperr.BadInput("encryptedData is too long for a phone number")
 	}
-	ivb, ok := decodeB64(iv)
+	ivb, ok := wechat.DecodeBase64(iv)
 	if !ok {
 		return apperr.BadInput("iv is not standard base64: send it exactly as the getPhoneNumber event detail has it (not URL-encoded)")
 	}
 	if len(ivb) != 16 {
 		return apperr.BadInput("iv must be 24 characters of base64 (16 bytes), as in the getPhoneNumber event detail")
 	}
-	data, ok := decodeB64(encryptedData)
+	data, ok := wechat.DecodeBase64(encryptedData)
 	if !ok {
 		return apperr.BadInput("encryptedData is not standard base64: send it exactly as the getPhoneNumber event detail has it (not URL-encoded)")
 	}
@@ -213,16 +211,6 @@ func checkEncrypted(encryptedData, iv string) error {
 		return apperr.BadInput("encryptedData is truncated: its length is not a multiple of the AES block size")
 	}
 	return nil
-}
-
-// decodeB64 decodes standard padded base64 the way wechat.Decrypt does:
-// spaces read as '+', no line breaks.
-func decodeB64(s string) ([]byte, bool) {
-	if strings.ContainsAny(s, "\r\n") {
-		return nil, false
-	}
-	b, err := base64.StdEncoding.Strict().DecodeString(strings.ReplaceAll(s, " ", "+"))
-	return b, err == nil
 }
 
 // fillAccount sets caller's AppID and OpenID from its OpenID row.
@@ -269,7 +257,7 @@ func (s *Service) sessionKey(ctx context.Context, caller session.Info) (string, 
 
 // exchange handles the new form.
 func (s *Service) exchange(ctx context.Context, caller session.Info, code string) (wechat.PhoneInfo, error) {
-	if len(code) > maxCodeLen || strings.ContainsFunc(code, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+	if !wechat.WellFormedCode(code) {
 		return wechat.PhoneInfo{}, apperr.BadInput("code is malformed: send the code from the getPhoneNumber event detail")
 	}
 	app, err := s.apps.Lookup(caller.AppID)

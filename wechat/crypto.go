@@ -34,11 +34,12 @@ var (
 // few hundred bytes of a phone number or user profile).
 const MaxEncryptedDataLen = 64 << 10
 
-// decodeB64 decodes standard padded base64. Spaces are first turned back
-// into '+': form and URL encoding often turn '+' into a space on the way
-// from the mini-program. Line breaks, URL-safe characters and missing
-// padding are rejected.
-func decodeB64(s string) ([]byte, bool) {
+// DecodeBase64 decodes standard padded base64 as WeChat's encryptedData,
+// iv and session_key use it. Spaces are first turned back into '+': form
+// and URL encoding often turn '+' into a space on the way from the
+// mini-program. Line breaks, URL-safe characters and missing padding are
+// rejected.
+func DecodeBase64(s string) ([]byte, bool) {
 	if strings.ContainsAny(s, "\r\n") {
 		return nil, false
 	}
@@ -52,7 +53,7 @@ func decodeKey(sessionKey string) ([]byte, bool) {
 	if len(sessionKey) != 24 {
 		return nil, false
 	}
-	k, ok := decodeB64(sessionKey)
+	k, ok := DecodeBase64(sessionKey)
 	return k, ok && len(k) == aes.BlockSize
 }
 
@@ -66,14 +67,14 @@ func Decrypt(sessionKey, encryptedData, iv string) ([]byte, error) {
 	if !ok {
 		return nil, ErrMalformed
 	}
-	ivb, ok := decodeB64(iv)
+	ivb, ok := DecodeBase64(iv)
 	if !ok || len(ivb) != aes.BlockSize {
 		return nil, ErrMalformed
 	}
 	if len(encryptedData) > MaxEncryptedDataLen {
 		return nil, ErrMalformed
 	}
-	ct, ok := decodeB64(encryptedData)
+	ct, ok := DecodeBase64(encryptedData)
 	if !ok || len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
 		return nil, ErrMalformed
 	}

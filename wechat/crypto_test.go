@@ -285,3 +285,22 @@ func FuzzDecryptBytes(f *testing.F) {
 		require.Equal(t, vecAppID, info.Watermark.AppID)
 	})
 }
+
+func TestWellFormedCode(t *testing.T) {
+	tests := []struct {
+		code string
+		want bool
+	}{
+		{"0a3Xbh000Q1bYL1Tkp100aHXnc3Xbh0O", true},
+		{"", false},
+		{strings.Repeat("a", wechat.MaxCodeLen), true},
+		{strings.Repeat("a", wechat.MaxCodeLen+1), false},
+		{"abc def", false},
+		{"abc\x00def", false},
+		{"abc\x7f", false},
+		{"abc\n", false},
+	}
+	for _, tc := range tests {
+		require.Equal(t, tc.want, wechat.WellFormedCode(tc.code), "%q", tc.code)
+	}
+}

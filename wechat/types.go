@@ -104,3 +104,22 @@ func redactIfSet(s string) string {
 	}
 	return redacted
 }
+
+// MaxCodeLen bounds the codes wx.login and the getPhoneNumber button give
+// (real ones are 32 characters).
+const MaxCodeLen = 128
+
+// WellFormedCode reports whether code has the shape of a WeChat code: 1 to
+// MaxCodeLen bytes without spaces or control characters. Anything else is
+// refused before it is sent to WeChat.
+func WellFormedCode(code string) bool {
+	if code == "" || len(code) > MaxCodeLen {
+		return false
+	}
+	for i := 0; i < len(code); i++ {
+		if c := code[i]; c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
