@@ -60,7 +60,7 @@ func (m *Manager) Refresh(ctx context.Context, skey string, meta ClientMeta) (st
 			if succ.RevokedAt != nil || !now.Before(succ.ExpiresAt) {
 				return ErrInvalid
 			}
-			newSkey, newInfo = string(plain), infoOf(succ)
+			newSkey, newInfo = string(plain), infoOf(succ, succ.Edges.OpenID)
 			return nil
 		}
 		if !now.Before(row.AbsoluteExpiresAt) {
@@ -93,9 +93,7 @@ func (m *Manager) Refresh(ctx context.Context, skey string, meta ClientMeta) (st
 		if err != nil {
 			return fmt.Errorf("rotating session: %w", err)
 		}
-		old.Edges.OpenID = row.Edges.OpenID
-		succ.Edges.OpenID = row.Edges.OpenID
-		newInfo, oldInfo, newEntry = infoOf(succ), infoOf(old), true
+		newInfo, oldInfo, newEntry = infoOf(succ, row.Edges.OpenID), infoOf(old, row.Edges.OpenID), true
 		return nil
 	})
 	if err != nil {

@@ -39,9 +39,9 @@ type Info struct {
 	UserID int `json:"u"`
 	// OpenIDID is the ID of the OpenID row the session was issued for.
 	OpenIDID int `json:"o"`
-	// AppID is the mini-program the session belongs to.
+	// AppID is the mini-program the session belongs to; always set.
 	AppID string `json:"a"`
-	// OpenID is the user's openid in that app.
+	// OpenID is the user's openid in that app; always set.
 	OpenID string `json:"p"`
 	// ExpiresAt is the idle expiry of the skey.
 	ExpiresAt time.Time `json:"e"`
@@ -206,23 +206,21 @@ func (m *Manager) load(ctx context.Context, hash string, now time.Time) (Info, e
 	if row.RevokedAt != nil || !now.Before(row.ExpiresAt) {
 		return Info{}, ErrInvalid
 	}
-	row.Edges.OpenID, err = m.db.OpenID.Query().
+	oid, err := m.db.OpenID.Query().
 		Where(openid.ID(row.OpenIDID)).
 		Select(openid.FieldAppid, openid.FieldOpenid).
 		Only(ctx)
 	if err != nil {
 		return Info{}, fmt.Errorf("reading session's openid: %w", err)
 	}
-	return infoOf(row), nil
+	return infoOf(row, oid), nil
 }
 
-func infoOf(row *ent.Session) Info {
-	info := Info{ID: row.ID, UserID: row.UserID, OpenIDID: row.OpenIDID,
+// infoOf describes a session row issued for the OpenID oid.
+func infoOf(row *ent.Session, oid *ent.OpenID) Info {
+	return Info{ID: row.ID, UserID: row.UserID, OpenIDID: row.OpenIDID,
+		AppID: oid.Appid, OpenID: oid.Openid,
 		ExpiresAt: row.ExpiresAt.UTC(), AbsoluteExpiresAt: row.AbsoluteExpiresAt.UTC()}
-	if o := row.Edges.OpenID; o != nil {
-		info.AppID, info.OpenID = o.Appid, o.Openid
-	}
-	return info
 }
 
 // store caches info under the skey hash until the skey expires. With
