@@ -10,6 +10,7 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Codes carried in extensions.code; see DESIGN.md.
@@ -28,6 +29,19 @@ const (
 	// GraphQL runs: a body that is not JSON, an unsupported content type, a
 	// mutation sent with GET.
 	CodeBadRequest = "BAD_REQUEST"
+	// CodeRateLimited is a wxid rate limit; extensions.retryAfter says when
+	// to try again, in seconds.
+	CodeRateLimited = "RATE_LIMITED"
+	// CodeUnavailable is a backend wxid cannot do without (the database)
+	// that is down, hung or saturated; safe to retry after
+	// extensions.retryAfter seconds.
+	CodeUnavailable = "UNAVAILABLE"
+	// CodePersistedQueryNotFound asks an automatic-persisted-query client
+	// to send the query text.
+	CodePersistedQueryNotFound = "PERSISTED_QUERY_NOT_FOUND"
+	// CodePersistedQueryMismatch is a persisted-query hash that does not
+	// match the query sent with it.
+	CodePersistedQueryMismatch = "PERSISTED_QUERY_MISMATCH"
 )
 
 // Error is a failure with a client-facing code and message.
@@ -38,6 +52,9 @@ type Error struct {
 	Message string
 	// Err is the underlying cause, for logs only.
 	Err error
+	// RetryAfter, when positive, is sent as extensions.retryAfter (whole
+	// seconds, rounded up): when the client may try again.
+	RetryAfter time.Duration
 }
 
 // Error returns the client-facing message.
@@ -67,6 +84,26 @@ func BadInput(format string, args ...any) *Error {
 
 // NotFound is an admin lookup of an ID that does not exist.
 func NotFound(message string) *Error { return New(CodeNotFound, message) }
+
+// RateLimited is a wxid rate limit; the client may retry after retryAfter.
+func RateLimited(message string, retryAfter time.Duration) *Error {
+	return &Error{Code: CodeRateLimited, Message: message, RetryAfter: retryAfter}
+}
+
+// Unavailable is a backend wxid cannot do without that is down, hung or
+// saturated; err is the cause (for logs), retryAfter when to try again.
+func Unavailable(message string, retryAfter time.Duration, err error) *Error {
+	return &Error{Code: CodeUnavailable, Message: message, Err: err, RetryAfter: retryAfter}
+}
+
+// RetryAfterSeconds is e.RetryAfter in whole seconds, rounded up; 0 when
+// unset.
+func (e *Error) RetryAfterSeconds() int {
+	if e.RetryAfter <= 0 {
+		return 0
+	}
+	return int((e.RetryAfter + time.Second - 1) / time.Second)
+}
 
 // Internal wraps an unexpected failure; clients see only "internal error".
 func Internal(err error) *Error { return Wrap(CodeInternal, "internal error", err) }

@@ -26,6 +26,9 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			gerr := gqlerror.Errorf("%s", coded.Message)
 			gerr.Path = graphql.GetPath(ctx)
 			gerr.Extensions = map[string]any{"code": coded.Code}
+			if s := coded.RetryAfterSeconds(); s > 0 {
+				gerr.Extensions["retryAfter"] = s
+			}
 			switch coded.Code {
 			case apperr.CodeInternal:
 				log.ErrorContext(ctx, "internal error", "err", coded.Err, "path", gerr.Path.String())
