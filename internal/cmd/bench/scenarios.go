@@ -254,7 +254,9 @@ func benchCosts(ctx context.Context, e *env) error {
 	if err := measure("refreshSession", func(i int) error {
 		b, err := post(ctx, e.client, e.wxidURL+"/graphql", skeys[i], []byte(`{"query":"mutation{ refreshSession { skey expiresAt } }"}`))
 		if err == nil {
-			var r struct{ Data struct{ RefreshSession struct{ Skey string } } }
+			var r struct {
+				Data struct{ RefreshSession struct{ Skey string } }
+			}
 			if err = json.Unmarshal(b, &r); err == nil {
 				skeys[i] = r.Data.RefreshSession.Skey
 			}
