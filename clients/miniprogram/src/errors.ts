@@ -9,7 +9,10 @@ export interface GraphQLErrorEntry {
  * Codes of wxid's errors (`extensions.code`), plus the client's own:
  * NETWORK_ERROR (wx.request failed), HTTP_ERROR (a non-GraphQL HTTP answer),
  * BAD_RESPONSE (not a GraphQL response), WX_LOGIN_FAILED (wx.login failed),
- * PHONE_DENIED (the getPhoneNumber event carries no number: the user declined).
+ * PHONE_DENIED (the getPhoneNumber event carries no number: the user declined),
+ * PHONE_SESSION_EXPIRED (old-form phone data that can no longer be decrypted:
+ * the session it was encrypted for lapsed or was replaced; log in and ask for
+ * the tap again).
  */
 export type WxidErrorCode =
   | 'UNAUTHENTICATED'
@@ -19,12 +22,15 @@ export type WxidErrorCode =
   | 'WECHAT_RATE_LIMITED'
   | 'WECHAT_UNAVAILABLE'
   | 'DECRYPT_FAILED'
+  | 'RATE_LIMITED'
+  | 'UNAVAILABLE'
   | 'INTERNAL'
   | 'NETWORK_ERROR'
   | 'HTTP_ERROR'
   | 'BAD_RESPONSE'
   | 'WX_LOGIN_FAILED'
   | 'PHONE_DENIED'
+  | 'PHONE_SESSION_EXPIRED'
   | (string & {});
 
 /** Every error the client rejects with. `code` is wxid's `extensions.code`. */
@@ -34,8 +40,16 @@ export class WxidError extends Error {
   readonly errors: readonly GraphQLErrorEntry[];
   /** The HTTP status, when there was a response. */
   readonly statusCode?: number;
+  /** Seconds after which a retry may succeed (`extensions.retryAfter` of RATE_LIMITED and UNAVAILABLE). */
+  readonly retryAfter?: number;
+  /** The error this one replaces, if any (PHONE_SESSION_EXPIRED keeps the server's answer here). */
+  readonly original?: unknown;
 
-  constructor(code: WxidErrorCode, message: string, options: { errors?: readonly GraphQLErrorEntry[]; statusCode?: number } = {}) {
+  constructor(
+    code: WxidErrorCode,
+    message: string,
+    options: { errors?: readonly GraphQLErrorEntry[]; statusCode?: number; original?: unknown } = {},
+  ) {
     super(message);
     // Keep instanceof working when the mini-program tooling compiles classes to ES5.
     Object.setPrototypeOf(this, WxidError.prototype);
@@ -43,6 +57,10 @@ export class WxidError extends Error {
     this.code = code;
     this.errors = options.errors ?? [];
     this.statusCode = options.statusCode;
+    this.original = options.original;
+    const first = this.errors.find((e) => e && e.extensions && e.extensions.code === code);
+    const after = first && first.extensions ? first.extensions.retryAfter : undefined;
+    if (typeof after === 'number' && after >= 0) this.retryAfter = after;
   }
 }
 

@@ -5,13 +5,26 @@ export type {
   Document,
   LoginResult,
   PhoneNumberResult,
+  RequestArgs,
   RequestOptions,
+  RetryOptions,
   StoredSession,
   User,
   WxidClient,
 } from './client';
 export { WxidError, isWxidError } from './errors';
 export type { GraphQLErrorEntry, WxidErrorCode } from './errors';
-export type { PhoneNumberDetail, PhoneNumberEvent, Timers, Wx } from './wx';
+export type {
+  PhoneNumberDetail,
+  PhoneNumberEvent,
+  Timers,
+  Wx,
+  WxCheckSessionOptions,
+  WxFailResult,
+  WxLoginOptions,
+  WxLoginSuccessResult,
+  WxRequestOptions,
+  WxRequestSuccessResult,
+} from './wx';
 // The generated operation types and typed documents, for request().
 export * from './generated/graphql';

@@ -150,31 +150,109 @@ describe('live wxid', { timeout: 15 * 60_000 }, () => {
     assert.equal((await rawMe(short, rotated)).code, null, 'new skey works');
   });
 
-  it('the refresh timer rotates while shown and stops when hidden', async () => {
+  it("the refresh timer follows the server's TTL while shown and stops when hidden", async () => {
     const seen: string[] = [];
     const errors: unknown[] = [];
-    const { wx, client } = setup(main, {
-      refreshIntervalMs: 300,
+    const { wx, client } = setup(short, {
       onSessionChange: (s) => s && seen.push(s.skey),
       onError: (e) => errors.push(e),
     });
     client.onShow();
     await client.login();
-    const deadline = Date.now() + 10_000;
-    while (seen.length < 3 && Date.now() < deadline) await sleep(50);
-    assert.ok(seen.length >= 3, `rotated twice while shown (saw ${seen.length - 1})`);
+    const lifetime = client.getSession()!.lifetimeMs;
+    assert.ok(lifetime > TTL_MS - 1_500 && lifetime <= TTL_MS, `lifetime ${lifetime} ms from the server's 3 s TTL`);
+    // Three TTLs: without rotation the first skey would be long dead.
+    const deadline = Date.now() + 3 * TTL_MS;
+    while (Date.now() < deadline) {
+      await sleep(250);
+      const skey = client.getSession()!.skey;
+      assert.equal((await rawMe(short, skey)).code, null, 'the current skey always works');
+    }
+    assert.ok(seen.length >= 4, `rotated at least three times in 9 s (saw ${seen.length - 1})`);
     assert.equal(new Set(seen).size, seen.length, 'every rotation gives a new skey');
+    assert.equal(wx.loginCalls, 1, 'no re-login');
 
     client.onHide();
-    await sleep(50); // a rotation already on the wire may land
+    await sleep(100); // a rotation already on the wire may land
     const atHide = client.getSession()!.skey;
     const refreshes = ops(wx).filter((o) => o === 'RefreshSession').length;
-    await sleep(1_000);
+    await sleep(TTL_MS);
     assert.equal(client.getSession()!.skey, atHide, 'no rotation while hidden');
     assert.equal(ops(wx).filter((o) => o === 'RefreshSession').length, refreshes);
-    assert.equal(wx.loginCalls, 1);
-    assert.equal((await rawMe(main, atHide)).code, null, 'the latest skey works');
     assert.deepEqual(errors, [], 'no background refresh failed');
+
+    // Back after the skey died: onShow logs in again at once.
+    client.onShow();
+    const back = Date.now() + 5_000;
+    while (wx.loginCalls < 2 && Date.now() < back) await sleep(50);
+    assert.equal(wx.loginCalls, 2);
+    assert.equal((await rawMe(short, client.getSession()!.skey)).code, null);
+    client.onHide();
+  });
+
+  it('launch: wx.checkSession decides whether the stored session is kept or replaced by a fresh login', async () => {
+    const { wx, client } = setup(main);
+    const first = await client.login();
+    const phone = '+8613600136000';
+
+    // Relaunch with WeChat's session valid: the stored skey is used, no wx.login.
+    const kept = createClient({ endpoint: `${main.url}/graphql`, wx });
+    await kept.onLaunch();
+    assert.equal(wx.checkSessionCalls, 1);
+    assert.equal(wx.loginCalls, 1);
+    assert.equal(kept.getSession()!.skey, first.skey);
+
+    // Relaunch after WeChat let the session lapse: a fresh login before
+    // anything else, so the session_key wxid holds is the phone's; the stale
+    // skey is revoked; old-form phone data from the new session decrypts.
+    wx.sessionValid = false;
+    const relaunched = createClient({ endpoint: `${main.url}/graphql`, wx });
+    assert.equal((await relaunched.me()).id, first.user.id);
+    assert.equal(wx.checkSessionCalls, 2);
+    assert.equal(wx.loginCalls, 2);
+    assert.notEqual(relaunched.getSession()!.skey, first.skey);
+    const deadline = Date.now() + 5_000;
+    while ((await rawMe(main, first.skey)).code !== 'UNAUTHENTICATED' && Date.now() < deadline) await sleep(50);
+    assert.equal((await rawMe(main, first.skey)).code, 'UNAUTHENTICATED', 'stale skey revoked');
+    const r = await relaunched.bindPhoneNumber({ detail: await wx.phoneDetail('encrypted', phone) });
+    assert.equal(r.phoneNumber, phone);
+    assert.equal(wx.loginCalls, 2);
+  });
+
+  it('old form with a lapsed skey: PHONE_SESSION_EXPIRED and no wx.login; after a login a new tap works', async () => {
+    const { wx, client } = setup(short);
+    await client.login();
+    const detail = await wx.phoneDetail('encrypted', '+8613500135000');
+    await sleep(TTL_MS + 700); // the app sat hidden: no refresh
+    await assert.rejects(client.bindPhoneNumber({ detail }), (e: unknown) => codeOf(e) === 'PHONE_SESSION_EXPIRED');
+    assert.equal(wx.loginCalls, 1, 'no wx.login between the tap and the decrypt');
+    assert.equal(client.getSession(), null);
+
+    // What the page does: log in, ask for the tap again.
+    await client.login();
+    const again = await client.bindPhoneNumber({ detail: await wx.phoneDetail('encrypted', '+8613500135000') });
+    assert.equal(again.purePhoneNumber, '13500135000');
+  });
+
+  it('old form near the end of the skey: rotated first, then decrypted (no wx.login)', async () => {
+    const { wx, client } = setup(short);
+    const { skey } = await client.login();
+    const detail = await wx.phoneDetail('encrypted', '+8613400134000');
+    await sleep((TTL_MS * 3) / 4); // past the refresh point, before expiry; no timer (never shown)
+    const r = await client.bindPhoneNumber({ detail });
+    assert.equal(r.phoneNumber, '+8613400134000');
+    assert.deepEqual(ops(wx).slice(-2), ['RefreshSession', 'DecryptPhoneNumberEncrypted']);
+    assert.notEqual(client.getSession()!.skey, skey);
+    assert.equal(wx.loginCalls, 1);
+  });
+
+  it('a stale code at login is replaced by a fresh one once', async () => {
+    const { wx, client } = setup(main);
+    wx.queuedCodes.push('0a1b2c3d4e5f-not-a-code');
+    const r = await client.login();
+    assert.ok(r.skey);
+    assert.equal(wx.loginCalls, 2);
+    assert.deepEqual(ops(wx), ['Login', 'Login']);
   });
 
   it('logout revokes the skey; the next call logs in again', async () => {
@@ -229,17 +307,18 @@ describe('live wxid', { timeout: 15 * 60_000 }, () => {
   });
 
   it("errors carry wxid's extensions.code", async () => {
-    // A code WeChat never issued.
+    // Codes WeChat never issued (the retry with a fresh code gets another bad one).
     const a = setup(main);
-    a.wx.queuedCodes.push('0a1b2c3d4e5f-not-a-code');
+    a.wx.queuedCodes.push('0a1b2c3d4e5f-not-a-code', '0a1b2c3d4e5f-not-a-code2');
     await assert.rejects(a.client.login(), (e: unknown) => codeOf(e) === 'INVALID_CODE');
     assert.equal(a.client.getSession(), null);
+    assert.equal(a.wx.loginCalls, 2);
 
-    // A code used twice.
+    // A code used twice (three times: once more for the retry).
     const code = await new Promise<string>((resolve, reject) =>
       a.wx.login({ success: (r) => resolve(r.code), fail: (e) => reject(new Error(e.errMsg)) }),
     );
-    a.wx.queuedCodes.push(code, code);
+    a.wx.queuedCodes.push(code, code, code);
     await a.client.login();
     await assert.rejects(a.client.login(), (e: unknown) => codeOf(e) === 'INVALID_CODE');
 

@@ -2,7 +2,7 @@
 // wx.request is real HTTP (fetch), wx.login gets a real code from the
 // sandbox WeChat stand-in's POST /sandbox/wx.login, storage is in memory
 // (JSON round-tripped like the real one). One shim = one person's phone.
-import type { PhoneNumberDetail, Wx, WxRequestOptions, WxLoginOptions } from '../src/wx';
+import type { PhoneNumberDetail, Wx, WxCheckSessionOptions, WxRequestOptions, WxLoginOptions } from '../src/wx';
 
 export interface WxShimOptions {
   /** Server base URL, e.g. http://127.0.0.1:1234 */
@@ -24,6 +24,10 @@ export interface WxShim extends Wx {
   queuedCodes: string[];
   /** Makes the next wx.login fail like the real one does offline. */
   failNextLogin: boolean;
+  /** What wx.checkSession says: false after WeChat let the session lapse (until the next wx.login). */
+  sessionValid: boolean;
+  /** How many times wx.checkSession was called. */
+  checkSessionCalls: number;
   /** The getPhoneNumber button's event detail for this person, in the given form. */
   phoneDetail(form: 'code' | 'encrypted', phoneNumber: string, countryCode?: string): Promise<PhoneNumberDetail>;
 }
@@ -47,6 +51,8 @@ export function createWxShim(opts: WxShimOptions): WxShim {
     storage: new Map(),
     queuedCodes: [],
     failNextLogin: false,
+    sessionValid: true,
+    checkSessionCalls: 0,
 
     request(o: WxRequestOptions): void {
       const body = typeof o.data === 'string' ? o.data : JSON.stringify(o.data);
@@ -69,8 +75,9 @@ export function createWxShim(opts: WxShimOptions): WxShim {
               // wx.request hands over the raw text when it is not JSON
             }
           }
+          // wx.request keeps the server's spelling of header names.
           const header: Record<string, string> = {};
-          res.headers.forEach((v, k) => (header[k] = v));
+          res.headers.forEach((v, k) => (header[k.replace(/(^|-)[a-z]/g, (m) => m.toUpperCase())] = v));
           entry.statusCode = res.status;
           entry.body = data;
           o.success({ data, statusCode: res.status, header });
@@ -81,6 +88,7 @@ export function createWxShim(opts: WxShimOptions): WxShim {
 
     login(o: WxLoginOptions): void {
       shim.loginCalls++;
+      shim.sessionValid = true;
       if (shim.failNextLogin) {
         shim.failNextLogin = false;
         setTimeout(() => o.fail({ errMsg: 'login:fail network unavailable' }), 0);
@@ -97,6 +105,11 @@ export function createWxShim(opts: WxShimOptions): WxShim {
           o.success({ code: r.code, errMsg: 'login:ok' });
         })
         .catch((err: unknown) => o.fail({ errMsg: `login:fail ${err instanceof Error ? err.message : String(err)}` }));
+    },
+
+    checkSession(o: WxCheckSessionOptions): void {
+      shim.checkSessionCalls++;
+      setTimeout(() => (shim.sessionValid ? o.success({ errMsg: 'checkSession:ok' }) : o.fail({ errMsg: 'checkSession:fail session time out' })), 0);
     },
 
     getStorageSync(key: string): unknown {
