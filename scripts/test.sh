@@ -59,7 +59,7 @@ client_passed=0
 if [[ $short == false && -x clients/miniprogram/test.sh ]]; then
   log "TypeScript client tests against a live wxid"
   clients/miniprogram/test.sh | tee "$out/client.log"
-  client_passed=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$out/client.log" | tail -1)
+  client_passed=$(awk '/^# pass [0-9]+$/ { n += $3 } END { print n + 0 }' "$out/client.log")
 fi
 go_passed=$(sed -n 's/^go tests: \([0-9]*\) passed.*/\1/p' "$out/go.summary")
 log "all tests passed"
