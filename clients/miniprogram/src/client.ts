@@ -435,8 +435,10 @@ export function createClient(options: ClientOptions): WxidClient {
   function refresh(): Promise<StoredSession> {
     if (pendingRefresh) return pendingRefresh;
     const p = (async (): Promise<StoredSession> => {
+      const before = session;
       await launched();
       if (pendingLogin || !session) return loginSession(); // a fresh login needs no rotation
+      if (session !== before) return session; // the launch check just logged in
       const current = session;
       try {
         return await rotate();

@@ -437,6 +437,23 @@ describe('client logic (fake wx)', () => {
     assert.equal(empty.loginCalls, 1);
     assert.ok(fromScratch.getSession());
 
+    // Shown at launch with an overdue stored skey and a lapsed WeChat session:
+    // one fresh login, no rotation of the skey it just got.
+    const timers = new FakeTimers();
+    const late = new FakeWx(timers);
+    await createClient({ endpoint, wx: late, timers }).login();
+    await timers.advance(25 * MINUTE);
+    late.wechatSessionValid = false;
+    const shown = createClient({ endpoint, wx: late, timers });
+    shown.onShow();
+    await timers.advance(0);
+    assert.equal(late.loginCalls, 2);
+    assert.equal(late.count('RefreshSession'), 0);
+    assert.ok(late.live(shown.getSession()!.skey));
+    const d = timers.delay()!;
+    assert.ok(d <= 20 * MINUTE && d > 20 * MINUTE - 1000, `next refresh in ${d}`);
+    shown.onHide();
+
     // A failing launch login is reported, and the stored skey goes on working.
     const errors: unknown[] = [];
     const offline = new FakeWx();
