@@ -31,6 +31,7 @@ func main() {
 			gen.FeatureLock,
 			gen.FeatureUpsert,
 			gen.FeatureExecQuery,
+			gen.FeatureVersionedMigration,
 		},
 	}, entc.Extensions(ex))
 	if err != nil {
