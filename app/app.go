@@ -103,9 +103,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error)
 	}
 	a.closers = append(a.closers, a.DB.Close)
 	if cfg.AutoMigrate {
-		if err := a.DB.Migrate(ctx); err != nil {
-			return nil, err
-		}
+		err = a.DB.MigrateLogged(ctx, a.Log)
+	} else {
+		err = a.DB.CheckMigrated(ctx, a.Log)
+	}
+	if err != nil {
+		return nil, err
 	}
 
 	if a.Cache, err = a.openCache(); err != nil {

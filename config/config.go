@@ -36,8 +36,10 @@ type Config struct {
 	// DatabaseURL is mysql://user:pass@host:port/db?opts or sqlite://PATH
 	// (WXID_DATABASE_URL, default "sqlite://wxid.db").
 	DatabaseURL string
-	// AutoMigrate migrates the database schema at start-up
-	// (WXID_AUTO_MIGRATE, default true).
+	// AutoMigrate applies pending schema migrations at start-up
+	// (WXID_AUTO_MIGRATE; default true, except false in production on
+	// MySQL, where `wxid migrate` runs them before a rollout and start-up
+	// only checks that none is pending).
 	AutoMigrate bool
 	// DBMaxOpenConns bounds the database pool (WXID_DB_MAX_OPEN_CONNS,
 	// default 64; SQLite in memory always uses 1).
@@ -120,7 +122,7 @@ type setting struct {
 var settings = []setting{
 	{"ADDR", ":8080", "listen address"},
 	{"DATABASE_URL", "sqlite://wxid.db", "mysql://user:pass@host:port/db?opts or sqlite://PATH (sqlite://:memory: for a throwaway)"},
-	{"AUTO_MIGRATE", "true", "migrate the database schema at start-up"},
+	{"AUTO_MIGRATE", "", "apply pending schema migrations at start-up (default: true, except false in production on MySQL)"},
 	{"DB_MAX_OPEN_CONNS", "64", "maximum open database connections"},
 	{"MEMCACHED", "", "comma-separated memcached host:port list; empty = in-process cache"},
 	{"MEMCACHED_TIMEOUT", "150ms", "timeout of one memcached call"},
@@ -178,7 +180,6 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	c := &Config{
 		Addr:             p.str("ADDR"),
 		DatabaseURL:      p.str("DATABASE_URL"),
-		AutoMigrate:      p.boolean("AUTO_MIGRATE"),
 		DBMaxOpenConns:   p.integer("DB_MAX_OPEN_CONNS"),
 		Memcached:        p.list("MEMCACHED"),
 		MemcachedTimeout: p.duration("MEMCACHED_TIMEOUT"),
@@ -202,6 +203,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	dev := !c.Production()
 	c.Introspection = p.boolOr("INTROSPECTION", dev)
 	c.Playground = p.boolOr("PLAYGROUND", dev)
+	c.AutoMigrate = p.boolOr("AUTO_MIGRATE", dev || !strings.HasPrefix(c.DatabaseURL, "mysql://"))
 	if c.LogFormat == "" {
 		c.LogFormat = map[bool]string{true: "text", false: "json"}[dev]
 	}

@@ -62,6 +62,19 @@ func TestLoad(t *testing.T) {
 			require.Equal(t, "json", c.LogFormat)
 			require.Equal(t, map[string]string{"wxa": "sa"}, c.Apps)
 		}},
+		{name: "production on MySQL does not migrate at start-up", env: prod, check: func(t *testing.T, c *Config) {
+			require.False(t, c.AutoMigrate)
+		}},
+		{name: "production on MySQL can migrate at start-up", env: with(prod, "WXID_AUTO_MIGRATE", "true"), check: func(t *testing.T, c *Config) {
+			require.True(t, c.AutoMigrate)
+		}},
+		{name: "production on SQLite migrates at start-up", env: with(prod, "WXID_DATABASE_URL", "sqlite:///var/lib/wxid/wxid.db"), check: func(t *testing.T, c *Config) {
+			require.True(t, c.AutoMigrate)
+		}},
+		{name: "automatic migration can be turned off", env: map[string]string{"WXID_AUTO_MIGRATE": "false"}, check: func(t *testing.T, c *Config) {
+			require.False(t, c.AutoMigrate)
+		}},
+		{name: "bad automatic migration flag", env: map[string]string{"WXID_AUTO_MIGRATE": "maybe"}, err: "WXID_AUTO_MIGRATE"},
 		{name: "production refuses the sandbox", env: with(prod, "WXID_WECHAT_SECRET", ""), err: "sandbox never runs in production"},
 		{name: "production needs a secret key", env: with(prod, "WXID_SECRET_KEY", ""), err: "WXID_SECRET_KEY is required"},
 		{name: "short secret key", env: with(prod, "WXID_SECRET_KEY", base64.StdEncoding.EncodeToString(make([]byte, 16))), err: "32 bytes"},

@@ -1,5 +1,5 @@
 // Package database opens wxid's ent client on MySQL/MariaDB or SQLite from
-// a WXID_DATABASE_URL and migrates its schema.
+// a WXID_DATABASE_URL and migrates its schema (migrate.go).
 package database
 
 import (
@@ -76,15 +76,6 @@ func Open(ctx context.Context, rawURL string, o Options) (*DB, error) {
 		drv = o.Driver(drv)
 	}
 	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dia}, nil
-}
-
-// Migrate creates or alters the tables to match the schema. It is
-// idempotent and safe to run on every start.
-func (d *DB) Migrate(ctx context.Context) error {
-	if err := d.Client.Schema.Create(ctx); err != nil {
-		return fmt.Errorf("migrating the database schema: %w", err)
-	}
-	return nil
 }
 
 // Close closes the client and the pool.

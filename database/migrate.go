@@ -1,0 +1,70 @@
+package database
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/wxid/wxid/migrations"
+)
+
+// Migrations returns the migrator of this database, logging to log (nil =
+// slog.Default()).
+func (d *DB) Migrations(log *slog.Logger) (*migrations.Migrator, error) {
+	m, err := migrations.New(d.SQL, d.Dialect, migrations.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("loading migrations: %w", err)
+	}
+	return m, nil
+}
+
+// Migrate applies the pending versioned migrations, adopting a database
+// created by the automatic migration of earlier releases. It is idempotent
+// and safe to run on every start; on MySQL concurrent runs wait for each
+// other.
+func (d *DB) Migrate(ctx context.Context) error {
+	return d.MigrateLogged(ctx, nil)
+}
+
+// MigrateLogged is Migrate logging each applied file to log (nil =
+// slog.Default()).
+func (d *DB) MigrateLogged(ctx context.Context, log *slog.Logger) error {
+	m, err := d.Migrations(log)
+	if err != nil {
+		return err
+	}
+	if _, err := m.Up(ctx); err != nil {
+		return fmt.Errorf("migrating the database schema: %w", err)
+	}
+	return nil
+}
+
+// CheckMigrated is what start-up runs instead of Migrate when automatic
+// migration is off: it fails when the database is behind this binary's
+// migrations or has a migration problem, and logs a warning when a newer
+// release has already migrated it (the normal state while a rollout
+// replaces older instances).
+func (d *DB) CheckMigrated(ctx context.Context, log *slog.Logger) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	m, err := d.Migrations(log)
+	if err != nil {
+		return err
+	}
+	st, err := m.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the migration status: %w", err)
+	}
+	switch {
+	case len(st.Problems) > 0:
+		return fmt.Errorf("the database schema has migration problems (run `wxid migrate status`): %s", strings.Join(st.Problems, "; "))
+	case st.Behind():
+		return fmt.Errorf("the database schema is behind this release: %d migration(s) pending (%s); run `wxid migrate` first, or set WXID_AUTO_MIGRATE=true",
+			len(st.Pending), strings.Join(st.Pending, ", "))
+	case len(st.Unknown) > 0:
+		log.Warn("the database schema was migrated by a newer release", "current", st.Current, "newer", st.Unknown)
+	}
+	return nil
+}
