@@ -5,6 +5,9 @@
 // the cache, and serves GraphQL at /graphql until SIGINT or SIGTERM.
 // With no configuration it runs on a SQLite file, an in-process cache and a
 // sandboxed stand-in for WeChat, so `go run .` works on a fresh machine.
+//
+// `wxid migrate [up | status | baseline VERSION]` applies or reports the
+// database's schema migrations (migrate.go).
 package main
 
 //go:generate go run -mod=mod ./ent/entc.go
@@ -29,9 +32,12 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "migrate" {
+		os.Exit(migrateMain(os.Args[2:], os.Getenv, os.Stdout, os.Stderr))
+	}
 	cfg, err := config.Load(os.Args[1:], os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "usage: wxid [flags]\n\nEvery flag mirrors an environment variable:")
+		fmt.Fprintln(os.Stderr, "usage: wxid [flags]\n       wxid migrate [up | status | baseline VERSION]\n\nEvery flag mirrors an environment variable:")
 		config.Usage(os.Stderr)
 		return
 	}

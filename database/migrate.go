@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 
 	"github.com/wxid/wxid/migrations"
@@ -67,4 +68,22 @@ func (d *DB) CheckMigrated(ctx context.Context, log *slog.Logger) error {
 		log.Warn("the database schema was migrated by a newer release", "current", st.Current, "newer", st.Unknown)
 	}
 	return nil
+}
+
+// ForMigrations returns the database URL rawURL with MySQL's read and
+// write timeouts lifted unless the URL sets them: a migration's ALTER TABLE
+// on a large table may run for longer than the 30 s a request may wait.
+func ForMigrations(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "mysql" {
+		return rawURL
+	}
+	q := u.Query()
+	for _, k := range []string{"readTimeout", "writeTimeout"} {
+		if !q.Has(k) {
+			q.Set(k, "0")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wxid/wxid/database"
+	"github.com/wxid/wxid/internal/testenv"
+	"github.com/wxid/wxid/migrations"
+)
+
+func runMigrate(t *testing.T, dbURL string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{"WXID_DATABASE_URL": dbURL}
+	code := migrateMain(args, func(k string) string { return env[k] }, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestMigrateCommand(t *testing.T) {
+	for _, backend := range []string{"sqlite", "mysql"} {
+		t.Run(backend, func(t *testing.T) {
+			dbURL := testenv.SQLite(t)
+			if backend == "mysql" {
+				dbURL = testenv.MySQL(t)
+			}
+			code, out, _ := runMigrate(t, dbURL, "status")
+			require.Equal(t, exitPending, code)
+			require.Contains(t, out, "current version: none")
+			require.Contains(t, out, "status: behind")
+
+			code, out, errOut := runMigrate(t, dbURL)
+			require.Equal(t, exitOK, code, errOut)
+			require.Contains(t, out, "applied ")
+			require.Contains(t, out, "_baseline.sql")
+
+			code, out, _ = runMigrate(t, dbURL, "up")
+			require.Equal(t, exitOK, code)
+			require.Equal(t, "the database is up to date\n", out)
+
+			code, out, _ = runMigrate(t, dbURL, "status")
+			require.Equal(t, exitOK, code)
+			require.Contains(t, out, "status: up to date")
+			require.Contains(t, out, "pending:         0")
+
+			code, _, errOut = runMigrate(t, dbURL, "baseline", "20000101000000")
+			require.Equal(t, exitFailed, code)
+			require.Contains(t, errOut, "already has a migration history")
+
+			// The tables are there and wxid's own check agrees.
+			db, err := database.Open(context.Background(), dbURL, database.Options{})
+			require.NoError(t, err)
+			defer db.Close()
+			require.NoError(t, db.CheckMigrated(context.Background(), nil))
+			var n int
+			require.NoError(t, db.SQL.QueryRow("SELECT COUNT(*) FROM "+migrations.RevisionTable).Scan(&n))
+			require.Positive(t, n)
+		})
+	}
+}
+
+func TestMigrateCommandUsage(t *testing.T) {
+	dbURL := "sqlite://:memory:"
+	for _, args := range [][]string{{"sideways"}, {"baseline"}, {"up", "extra"}, {"--no-such-flag"}} {
+		code, _, errOut := runMigrate(t, dbURL, args...)
+		require.Equal(t, exitUsage, code, args)
+		require.True(t, strings.HasPrefix(errOut, "usage: wxid migrate"), errOut)
+	}
+	code, _, errOut := runMigrate(t, "postgres://db/wxid", "status")
+	require.Equal(t, exitFailed, code)
+	require.Contains(t, errOut, "mysql:// or sqlite://")
+}
