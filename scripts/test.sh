@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs wxid's whole test suite: generated code and formatting checks, go vet,
-# unit and integration tests (real MariaDB/MySQL and memcached) with the race
+# the check that migrations/ matches the ent schema, unit and integration
+# tests (real MariaDB/MySQL and memcached) with the race
 # detector, and the TypeScript client's tests against a live wxid.
 #
 # It installs and starts what is missing (memcached, MariaDB) when it may
@@ -33,6 +34,12 @@ if [[ $short == false ]]; then
     fi
   fi
 fi
+
+log "checking that the migrations match the ent schema (migrations/)"
+go test -count=1 -run 'TestMigrationsMatchTheEntSchema|TestEmbeddedFilesAreTheCommittedFiles|TestBothDialectsHaveTheSameVersions' ./migrations/ || {
+  echo "the ent schema and migrations/ disagree: run go run ./internal/cmd/migrategen -name <what_changed> and commit the new files" >&2
+  exit 1
+}
 
 log "gofmt and go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './clients/*'))
