@@ -2,6 +2,7 @@ package database
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -61,6 +62,8 @@ func (d *DB) CheckMigrated(ctx context.Context, log *slog.Logger) error {
 	switch {
 	case len(st.Problems) > 0:
 		return fmt.Errorf("the database schema has migration problems (run `wxid migrate status`): %s", strings.Join(st.Problems, "; "))
+	case st.Adopt:
+		return errors.New("the database has no migration history (created by the automatic migration of an earlier release): run `wxid migrate` first, or set WXID_AUTO_MIGRATE=true")
 	case st.Behind():
 		return fmt.Errorf("the database schema is behind this release: %d migration(s) pending (%s); run `wxid migrate` first, or set WXID_AUTO_MIGRATE=true",
 			len(st.Pending), strings.Join(st.Pending, ", "))

@@ -26,6 +26,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"ariga.io/atlas/sql/migrate"
@@ -140,12 +141,20 @@ func (m *Migrator) open(ctx context.Context) (*session, error) {
 	return &session{conn: conn, drv: drv, revs: &revisions{conn: conn, dialect: m.dialect}}, nil
 }
 
-// lock serialises migrations of this database across instances (MySQL's
-// GET_LOCK; SQLite is served by one process).
+// sqliteMu serialises SQLite migrations in this process: a SQLite
+// database is served by one process.
+var sqliteMu sync.Mutex
+
+// lock serialises migrations of this database: across instances with
+// MySQL's GET_LOCK, within the process for SQLite.
 func (m *Migrator) lock(ctx context.Context, s *session) (func(), error) {
+	if m.dialect == dialect.SQLite {
+		sqliteMu.Lock()
+		return sqliteMu.Unlock, nil
+	}
 	locker, ok := s.drv.(schema.Locker)
-	if !ok || m.dialect != dialect.MySQL {
-		return func() {}, nil
+	if !ok {
+		return nil, fmt.Errorf("the %s driver cannot lock", m.dialect)
 	}
 	var name string
 	if err := s.conn.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&name); err != nil {

@@ -233,7 +233,9 @@ func TestUpgradeFromThePreviousRelease(t *testing.T) {
 		st, err := m.Status(ctx)
 		require.NoError(t, err)
 		require.True(t, st.Adopt, "tables without history are reported for adoption")
+		require.True(t, st.Behind())
 		require.Empty(t, st.Problems)
+		require.ErrorContains(t, db.CheckMigrated(ctx, nil), "no migration history", "start-up without automatic migration waits for `wxid migrate`")
 
 		files := embeddedFiles(t, db.Dialect)
 		applied, err := m.Up(ctx)
@@ -443,5 +445,29 @@ func TestStartUpCheck(t *testing.T) {
 		require.ErrorContains(t, err, "wxid migrate")
 		require.NoError(t, db.Migrate(ctx))
 		require.NoError(t, db.CheckMigrated(ctx, nil))
+	})
+}
+
+// TestConcurrentUp: instances starting together apply each file once.
+func TestConcurrentUp(t *testing.T) {
+	backends(t, func(t *testing.T, db *database.DB) {
+		ctx := context.Background()
+		const n = 4
+		results := make(chan []string, n)
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				applied, err := migrator(t, db, nil).Up(ctx)
+				results <- applied
+				errs <- err
+			}()
+		}
+		var all []string
+		for range n {
+			require.NoError(t, <-errs)
+			all = append(all, <-results...)
+		}
+		require.Equal(t, embeddedFiles(t, db.Dialect), all, "every file applied exactly once")
+		require.Empty(t, entDiff(t, db))
 	})
 }

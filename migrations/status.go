@@ -33,8 +33,9 @@ type Status struct {
 	Problems []string
 }
 
-// Behind reports whether migrations are pending.
-func (s *Status) Behind() bool { return len(s.Pending) > 0 }
+// Behind reports whether `wxid migrate` has work to do: migrations are
+// pending or the database is still to be adopted.
+func (s *Status) Behind() bool { return len(s.Pending) > 0 || s.Adopt }
 
 // OK reports whether the database is up to date and sound.
 func (s *Status) OK() bool { return !s.Behind() && len(s.Problems) == 0 }
