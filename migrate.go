@@ -45,7 +45,7 @@ func migrateMain(args []string, getenv func(string) string, stdout, stderr io.Wr
 	}
 	dbURL := fs.String("database-url", def, "the database (WXID_DATABASE_URL)")
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprint(stderr, migrateUsage)
+		fmt.Fprintf(stderr, "%s", migrateUsage)
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
@@ -56,7 +56,7 @@ func migrateMain(args []string, getenv func(string) string, stdout, stderr io.Wr
 		cmd, rest = rest[0], rest[1:]
 	}
 	if (cmd == "baseline") != (len(rest) == 1) || len(rest) > 1 || (cmd != "up" && cmd != "status" && cmd != "baseline") {
-		fmt.Fprint(stderr, migrateUsage)
+		fmt.Fprintf(stderr, "%s", migrateUsage)
 		return exitUsage
 	}
 
@@ -68,7 +68,7 @@ func migrateMain(args []string, getenv func(string) string, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "wxid migrate: %v\n", err)
 		return exitFailed
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	m, err := db.Migrations(log)
 	if err != nil {
 		fmt.Fprintf(stderr, "wxid migrate: %v\n", err)

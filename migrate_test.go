@@ -54,7 +54,7 @@ func TestMigrateCommand(t *testing.T) {
 			// The tables are there and wxid's own check agrees.
 			db, err := database.Open(context.Background(), dbURL, database.Options{})
 			require.NoError(t, err)
-			defer db.Close()
+			defer func() { _ = db.Close() }()
 			require.NoError(t, db.CheckMigrated(context.Background(), nil))
 			var n int
 			require.NoError(t, db.SQL.QueryRow("SELECT COUNT(*) FROM "+migrations.RevisionTable).Scan(&n))

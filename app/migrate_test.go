@@ -42,7 +42,7 @@ func TestProductionOnMySQLRunsNoDDLAtStartUp(t *testing.T) {
 
 	db, err := database.Open(ctx, dbURL, database.Options{})
 	require.NoError(t, err)
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	var tables int
 	require.NoError(t, db.SQL.QueryRow("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()").Scan(&tables))
 	require.Zero(t, tables, "start-up created nothing")

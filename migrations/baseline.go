@@ -149,7 +149,7 @@ func baselineShape(ctx context.Context, version string) (shape, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening an in-memory SQLite: %w", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	drv, err := sqlite.Open(conn)
 	if err != nil {
 		return nil, fmt.Errorf("opening an in-memory SQLite: %w", err)

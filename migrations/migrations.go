@@ -135,7 +135,7 @@ func (m *Migrator) open(ctx context.Context) (*session, error) {
 		err = fmt.Errorf("no migrations for dialect %q", m.dialect)
 	}
 	if err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return nil, fmt.Errorf("opening the migration driver: %w", err)
 	}
 	return &session{conn: conn, drv: drv, revs: &revisions{conn: conn, dialect: m.dialect}}, nil
@@ -177,7 +177,7 @@ func (m *Migrator) Up(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer s.conn.Close()
+	defer func() { _ = s.conn.Close() }()
 	unlock, err := m.lock(ctx, s)
 	if err != nil {
 		return nil, err
@@ -223,7 +223,7 @@ func (m *Migrator) Baseline(ctx context.Context, version string) error {
 	if err != nil {
 		return err
 	}
-	defer s.conn.Close()
+	defer func() { _ = s.conn.Close() }()
 	unlock, err := m.lock(ctx, s)
 	if err != nil {
 		return err

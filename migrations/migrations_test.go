@@ -3,6 +3,7 @@ package migrations_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -92,7 +93,7 @@ func tables(t *testing.T, db *database.DB) []string {
 	}
 	rows, err := db.SQL.Query(q)
 	require.NoError(t, err)
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []string
 	for rows.Next() {
 		var n string
@@ -304,7 +305,7 @@ func withFile(t *testing.T, dia, name, body string, rehash bool) migrate.Dir {
 		require.NoError(t, out.CopyFiles(files))
 		return out
 	}
-	sum, err := fsRead(dir, migrate.HashFileName)
+	sum, err := fs.ReadFile(dir, migrate.HashFileName)
 	require.NoError(t, err)
 	for _, f := range files {
 		require.NoError(t, out.WriteFile(f.Name(), f.Bytes()))
@@ -312,24 +313,6 @@ func withFile(t *testing.T, dia, name, body string, rehash bool) migrate.Dir {
 	require.NoError(t, out.WriteFile(name, []byte(body)))
 	require.NoError(t, out.WriteFile(migrate.HashFileName, sum))
 	return out
-}
-
-func fsRead(dir migrate.Dir, name string) ([]byte, error) {
-	f, err := dir.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var b strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := f.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return []byte(b.String()), nil
 }
 
 // TestStatusReportsPendingAndApplied follows a database through a new

@@ -66,7 +66,7 @@ func (r *revisions) exists(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("looking for %s: %w", RevisionTable, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var n int
 	if rows.Next() {
 		if err := rows.Scan(&n); err != nil {
@@ -140,7 +140,7 @@ func (r *revisions) query(ctx context.Context, q string, args ...any) ([]*migrat
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", RevisionTable, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var revs []*migrate.Revision
 	for rows.Next() {
 		var (

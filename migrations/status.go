@@ -77,7 +77,7 @@ func (m *Migrator) Status(ctx context.Context) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer s.conn.Close()
+	defer func() { _ = s.conn.Close() }()
 	st := &Status{}
 	if err := migrate.Validate(m.dir); err != nil {
 		st.Problems = append(st.Problems, checksumProblem(err))
