@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/wxid/wxid/database"
+	"github.com/wxid/wxid/migrations"
 )
 
 const migrateUsage = `usage: wxid migrate [--database-url URL] [up | status | baseline VERSION]
@@ -62,33 +63,20 @@ func migrateMain(args []string, getenv func(string) string, stdout, stderr io.Wr
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(stderr, nil))
 	db, err := database.Open(ctx, database.ForMigrations(*dbURL), database.Options{MaxOpenConns: 2})
 	if err != nil {
 		fmt.Fprintf(stderr, "wxid migrate: %v\n", err)
 		return exitFailed
 	}
 	defer func() { _ = db.Close() }()
-	m, err := db.Migrations(log)
+	m, err := db.Migrations(slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		fmt.Fprintf(stderr, "wxid migrate: %v\n", err)
 		return exitFailed
 	}
 	switch cmd {
 	case "status":
-		st, err := m.Status(ctx)
-		if err != nil {
-			fmt.Fprintf(stderr, "wxid migrate status: %v\n", err)
-			return exitFailed
-		}
-		st.Write(stdout)
-		switch {
-		case len(st.Problems) > 0:
-			return exitFailed
-		case st.Behind():
-			return exitPending
-		}
-		return exitOK
+		return migrateStatus(ctx, m, stdout, stderr)
 	case "baseline":
 		if err := m.Baseline(ctx, rest[0]); err != nil {
 			fmt.Fprintf(stderr, "wxid migrate baseline: %v\n", err)
@@ -97,6 +85,26 @@ func migrateMain(args []string, getenv func(string) string, stdout, stderr io.Wr
 		fmt.Fprintf(stdout, "recorded %s as the baseline\n", rest[0])
 		return exitOK
 	}
+	return migrateUp(ctx, m, stdout, stderr)
+}
+
+func migrateStatus(ctx context.Context, m *migrations.Migrator, stdout, stderr io.Writer) int {
+	st, err := m.Status(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "wxid migrate status: %v\n", err)
+		return exitFailed
+	}
+	st.Write(stdout)
+	switch {
+	case len(st.Problems) > 0:
+		return exitFailed
+	case st.Behind():
+		return exitPending
+	}
+	return exitOK
+}
+
+func migrateUp(ctx context.Context, m *migrations.Migrator, stdout, stderr io.Writer) int {
 	applied, err := m.Up(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "wxid migrate: %v\n", err)

@@ -89,10 +89,6 @@ func (m *Migrator) Status(ctx context.Context) (*Status, error) {
 	if len(files) > 0 {
 		st.Latest = files[len(files)-1].Version()
 	}
-	sums, err := m.dir.Checksum()
-	if err != nil {
-		return nil, fmt.Errorf("hashing migrations: %w", err)
-	}
 	revs, err := s.revs.ReadRevisions(ctx)
 	if err != nil {
 		return nil, err
@@ -112,6 +108,16 @@ func (m *Migrator) Status(ctx context.Context) (*Status, error) {
 		}
 		return st, nil
 	}
+	sums, err := m.dir.Checksum()
+	if err != nil {
+		return nil, fmt.Errorf("hashing migrations: %w", err)
+	}
+	st.compare(files, revs, sums)
+	return st, nil
+}
+
+// compare fills st from the files and the recorded revisions.
+func (st *Status) compare(files []migrate.File, revs []*migrate.Revision, sums migrate.HashFile) {
 	st.Current = revs[len(revs)-1].Version
 	byVersion := map[string]*migrate.Revision{}
 	for _, r := range revs {
@@ -146,7 +152,6 @@ func (m *Migrator) Status(ctx context.Context) (*Status, error) {
 			st.Unknown = append(st.Unknown, r.Version+"_"+r.Description)
 		}
 	}
-	return st, nil
 }
 
 // revisionProblems checks an applied file against its revision.
