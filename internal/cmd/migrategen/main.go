@@ -115,13 +115,13 @@ func generate(ctx context.Context, d, path, version, name, server string) (bool,
 		return false, err
 	}
 	defer drop()
-	formatter, err := Formatter(version)
+	format, err := newFormatter(version)
 	if err != nil {
 		return false, err
 	}
 	m, err := schema.NewMigrate(entsql.OpenDB(d, db),
 		schema.WithDir(dir),
-		schema.WithFormatter(formatter),
+		schema.WithFormatter(format),
 		schema.WithMigrationMode(schema.ModeReplay),
 		schema.WithDialect(d),
 		schema.WithDropColumn(true),
@@ -141,9 +141,9 @@ func generate(ctx context.Context, d, path, version, name, server string) (bool,
 	return true, nil
 }
 
-// Formatter names files <version>_<name>.sql, so that one change gets the
+// newFormatter names files <version>_<name>.sql, so that one change gets the
 // same version in every dialect, and writes them as Atlas does.
-func Formatter(version string) (migrate.TemplateFormatter, error) {
+func newFormatter(version string) (migrate.TemplateFormatter, error) {
 	if !regexp.MustCompile(`^[0-9]{14}$`).MatchString(version) {
 		return nil, fmt.Errorf("bad version %q", version)
 	}
