@@ -183,6 +183,12 @@ func (m *Migrator) Up(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	defer unlock()
+	if m.dialect == dialect.SQLite {
+		// A SQLite migration that rebuilds a table turns foreign keys off
+		// for its duration; one that fails halfway must not hand the
+		// connection back to the pool that way.
+		defer func() { _, _ = s.conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = on") }()
+	}
 	if err := s.revs.create(ctx); err != nil {
 		return nil, err
 	}

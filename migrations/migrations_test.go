@@ -454,3 +454,19 @@ func TestConcurrentUp(t *testing.T) {
 		require.Empty(t, entDiff(t, db))
 	})
 }
+
+// TestSQLiteForeignKeysStayOn: a SQLite migration that fails while foreign
+// keys are off (a table rebuild) does not leave them off on the pooled
+// connection.
+func TestSQLiteForeignKeysStayOn(t *testing.T) {
+	ctx := context.Background()
+	db, err := database.Open(ctx, testenv.SQLite(t), database.Options{MaxOpenConns: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	body := "PRAGMA foreign_keys = off;\nCREATE TABLE `users` (`id` integer NOT NULL PRIMARY KEY);\n"
+	_, err = migrator(t, db, withFile(t, dialect.SQLite, "29990101000000_clash.sql", body, true)).Up(ctx)
+	require.ErrorContains(t, err, "already exists")
+	var on int
+	require.NoError(t, db.SQL.QueryRow("PRAGMA foreign_keys").Scan(&on))
+	require.Equal(t, 1, on)
+}
