@@ -105,12 +105,19 @@ func migrateStatus(ctx context.Context, m *migrations.Migrator, stdout, stderr i
 }
 
 func migrateUp(ctx context.Context, m *migrations.Migrator, stdout, stderr io.Writer) int {
+	before, err := m.Status(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "wxid migrate: %v\n", err)
+		return exitFailed
+	}
 	applied, err := m.Up(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "wxid migrate: %v\n", err)
 		return exitFailed
 	}
-	if len(applied) == 0 {
+	if before.Adopt {
+		fmt.Fprintln(stdout, "adopted the existing tables as the baseline migration")
+	} else if len(applied) == 0 {
 		fmt.Fprintln(stdout, "the database is up to date")
 	}
 	for _, f := range applied {

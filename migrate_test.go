@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -61,6 +62,38 @@ func TestMigrateCommand(t *testing.T) {
 			require.Positive(t, n)
 		})
 	}
+}
+
+// TestMigrateCommandAdopts upgrades a database of the previous release.
+func TestMigrateCommandAdopts(t *testing.T) {
+	dbURL := testenv.MySQL(t)
+	db, err := database.Open(context.Background(), dbURL, database.Options{})
+	require.NoError(t, err)
+	defer func() { _ = db.Close() }()
+	b, err := os.ReadFile("migrations/testdata/automigrated_mysql.sql")
+	require.NoError(t, err)
+	var ddl []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "--") {
+			ddl = append(ddl, line)
+		}
+	}
+	for _, stmt := range strings.Split(strings.Join(ddl, "\n"), ";\n") {
+		if stmt = strings.TrimSpace(stmt); stmt != "" {
+			_, err := db.SQL.Exec(stmt)
+			require.NoError(t, err)
+		}
+	}
+	code, out, _ := runMigrate(t, dbURL, "status")
+	require.Equal(t, exitPending, code)
+	require.Contains(t, out, "adopts it as the baseline")
+
+	code, out, errOut := runMigrate(t, dbURL)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "adopted the existing tables as the baseline migration")
+
+	code, out, _ = runMigrate(t, dbURL, "status")
+	require.Equal(t, exitOK, code, out)
 }
 
 func TestMigrateCommandUsage(t *testing.T) {
