@@ -74,7 +74,7 @@ func (f *floor) load(path string) error {
 	if err != nil {
 		return err
 	}
-	defer file.Close()
+	defer func() { _ = file.Close() }()
 	sc := bufio.NewScanner(file)
 	for sc.Scan() {
 		parts := strings.Fields(sc.Text())

@@ -91,7 +91,7 @@ func (e *env) startFloor(ctx context.Context, users []seeded) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
+	defer func() { _ = os.Remove(f.Name()) }()
 	for _, u := range users {
 		fmt.Fprintf(f, "%s %s %s\n", u.skey, u.userID, u.unionID)
 	}
