@@ -61,7 +61,8 @@ type App struct {
 	Phone *phone.Service
 	// Sandbox is the in-process WeChat stand-in; nil unless sandboxed.
 	Sandbox *wechattest.Server
-	// Sealer encrypts secrets at rest under WXID_SECRET_KEY.
+	// Sealer encrypts secrets at rest under WXID_SECRET_KEY (opening with
+	// WXID_SECRET_KEY_PREVIOUS too).
 	Sealer *sealer.Sealer
 	// Registry holds the metrics served at /metrics.
 	Registry *prometheus.Registry
@@ -115,7 +116,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error)
 		return nil, err
 	}
 
-	if a.Sealer, err = sealer.New(cfg.SecretKey); err != nil {
+	if a.Sealer, err = sealer.New(cfg.SecretKey, cfg.SecretKeyPrevious...); err != nil {
 		return nil, err
 	}
 	seal := a.Sealer

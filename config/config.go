@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +68,19 @@ type Config struct {
 	SecretKey []byte
 	// SecretKeyGenerated reports that SecretKey was generated at start-up.
 	SecretKeyGenerated bool
+	// SecretKeyPrevious are earlier secret keys still accepted for opening
+	// sealed data and verifying what was derived from them
+	// (WXID_SECRET_KEY_PREVIOUS, comma-separated base64), so the key can be
+	// rotated without logging anyone out.
+	SecretKeyPrevious [][]byte
+	// TrustedProxies are the networks of load balancers whose
+	// X-Forwarded-For is believed for the client IP (WXID_TRUSTED_PROXIES,
+	// comma-separated CIDRs or addresses); empty = the TCP peer is the client.
+	TrustedProxies []netip.Prefix
+	// LoginRateLimit is how many login and how many decryptPhoneNumber calls
+	// one client IP may make per minute across the cluster
+	// (WXID_LOGIN_RATE_LIMIT, default 600; 0 turns the limit off).
+	LoginRateLimit int
 	// AdminTokens are the bearer tokens allowed to use admin fields
 	// (WXID_ADMIN_TOKENS, comma-separated).
 	AdminTokens []string
@@ -132,6 +146,9 @@ var settings = []setting{
 	{"WECHAT_API_BASE", "https://api.weixin.qq.com", "WeChat API base URL"},
 	{"WECHAT_TIMEOUT", "5s", "timeout of one WeChat call"},
 	{"SECRET_KEY", "", "32 bytes, base64: encrypts session_keys at rest; required in production"},
+	{"SECRET_KEY_PREVIOUS", "", "earlier secret keys, comma-separated base64, still accepted so the key can be rotated"},
+	{"TRUSTED_PROXIES", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For is believed"},
+	{"LOGIN_RATE_LIMIT", "600", "login and decryptPhoneNumber calls per client IP per minute, cluster-wide; 0 = off"},
 	{"ADMIN_TOKENS", "", "comma-separated bearer tokens that may use admin fields"},
 	{"SESSION_TTL", "30m", "idle lifetime of an skey"},
 	{"SESSION_MAX_AGE", "720h", "absolute lifetime of a login"},
@@ -187,6 +204,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		WeChatAPIBase:    strings.TrimRight(p.str("WECHAT_API_BASE"), "/"),
 		WeChatTimeout:    p.duration("WECHAT_TIMEOUT"),
 		AdminTokens:      p.list("ADMIN_TOKENS"),
+		LoginRateLimit:   p.integer("LOGIN_RATE_LIMIT"),
 		SessionTTL:       p.duration("SESSION_TTL"),
 		SessionMaxAge:    p.duration("SESSION_MAX_AGE"),
 		RefreshGrace:     p.duration("REFRESH_GRACE"),
@@ -209,6 +227,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	}
 	c.loadApps(&p)
 	c.loadSecretKey(&p)
+	c.loadTrustedProxies(&p)
 	c.validate(&p)
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)
@@ -243,6 +262,9 @@ func (c *Config) loadApps(p *parser) {
 func (c *Config) loadSecretKey(p *parser) {
 	raw, ok := p.get("SECRET_KEY")
 	if !ok {
+		if p.str("SECRET_KEY_PREVIOUS") != "" {
+			p.fail("WXID_SECRET_KEY_PREVIOUS needs WXID_SECRET_KEY: previous keys only make sense beside a current one")
+		}
 		if c.Production() {
 			p.fail("WXID_SECRET_KEY is required in production (32 random bytes, base64: openssl rand -base64 32)")
 			return
@@ -256,6 +278,26 @@ func (c *Config) loadSecretKey(p *parser) {
 		return
 	}
 	c.SecretKey = key
+	if c.SecretKeyPrevious, err = sealer.ParseKeys(p.str("SECRET_KEY_PREVIOUS")); err != nil {
+		p.fail("WXID_SECRET_KEY_PREVIOUS: %v", err)
+	}
+}
+
+// loadTrustedProxies parses WXID_TRUSTED_PROXIES: CIDRs, or single
+// addresses meaning just that host.
+func (c *Config) loadTrustedProxies(p *parser) {
+	for _, s := range p.list("TRUSTED_PROXIES") {
+		prefix, err := netip.ParsePrefix(s)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				p.fail("WXID_TRUSTED_PROXIES: %q is not a CIDR (10.0.0.0/8) or an IP address", s)
+				continue
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix.Masked())
+	}
 }
 
 func (c *Config) validate(p *parser) {
@@ -290,6 +332,9 @@ func (c *Config) validate(p *parser) {
 	}
 	if c.RefreshGrace < 0 || c.PurgeInterval < 0 {
 		p.fail("WXID_REFRESH_GRACE and WXID_PURGE_INTERVAL must not be negative")
+	}
+	if c.LoginRateLimit < 0 {
+		p.fail("WXID_LOGIN_RATE_LIMIT must not be negative (0 turns the limit off)")
 	}
 	if c.MaxBodyBytes <= 0 || c.DBMaxOpenConns <= 0 {
 		p.fail("WXID_MAX_BODY_BYTES and WXID_DB_MAX_OPEN_CONNS must be positive")

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/base64"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -123,5 +124,52 @@ func TestStringHasNoSecrets(t *testing.T) {
 	s := c.String()
 	for _, secret := range []string{"topsecret-app", "admin-token-very-secret", "dbpassword", base64.StdEncoding.EncodeToString(c.SecretKey)} {
 		require.False(t, strings.Contains(s, secret), "String() leaks %q", secret)
+	}
+}
+
+func TestLoadRotationProxiesAndRateLimit(t *testing.T) {
+	cur, old1, old2 := make([]byte, 32), make([]byte, 32), make([]byte, 32)
+	old1[0], old2[0] = 1, 2
+	b64 := base64.StdEncoding.EncodeToString
+	tests := []struct {
+		name  string
+		env   map[string]string
+		err   string
+		check func(t *testing.T, c *Config)
+	}{
+		{name: "defaults", env: nil, check: func(t *testing.T, c *Config) {
+			require.Equal(t, 600, c.LoginRateLimit)
+			require.Empty(t, c.TrustedProxies)
+			require.Empty(t, c.SecretKeyPrevious)
+		}},
+		{name: "previous keys", env: map[string]string{"WXID_SECRET_KEY": b64(cur), "WXID_SECRET_KEY_PREVIOUS": b64(old1) + ", " + b64(old2)},
+			check: func(t *testing.T, c *Config) {
+				require.Equal(t, cur, c.SecretKey)
+				require.Equal(t, [][]byte{old1, old2}, c.SecretKeyPrevious)
+			}},
+		{name: "bad previous key", env: map[string]string{"WXID_SECRET_KEY": b64(cur), "WXID_SECRET_KEY_PREVIOUS": b64(old1) + ",short"}, err: "WXID_SECRET_KEY_PREVIOUS: key 2"},
+		{name: "previous key without a current one", env: map[string]string{"WXID_SECRET_KEY_PREVIOUS": b64(old1)}, err: "needs WXID_SECRET_KEY"},
+		{name: "trusted proxies", env: map[string]string{"WXID_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7, fd00::1/64"},
+			check: func(t *testing.T, c *Config) {
+				require.Equal(t, []netip.Prefix{
+					netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"), netip.MustParsePrefix("fd00::/64"),
+				}, c.TrustedProxies)
+			}},
+		{name: "bad trusted proxy", env: map[string]string{"WXID_TRUSTED_PROXIES": "10.0.0.0/8,lb.internal"}, err: `"lb.internal" is not a CIDR`},
+		{name: "rate limit off", env: map[string]string{"WXID_LOGIN_RATE_LIMIT": "0"}, check: func(t *testing.T, c *Config) {
+			require.Zero(t, c.LoginRateLimit)
+		}},
+		{name: "negative rate limit", env: map[string]string{"WXID_LOGIN_RATE_LIMIT": "-1"}, err: "WXID_LOGIN_RATE_LIMIT"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(nil, env(tc.env))
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			tc.check(t, c)
+		})
 	}
 }

@@ -54,3 +54,61 @@ func TestParseKey(t *testing.T) {
 	_, err = New(key[:16])
 	require.Error(t, err)
 }
+
+func TestRotation(t *testing.T) {
+	a, b, c := GenerateKey(), GenerateKey(), GenerateKey()
+	underA, err := New(a)
+	require.NoError(t, err)
+	sealedA := underA.Seal([]byte("old"), []byte("aad"))
+
+	rotated, err := New(b, c, a)
+	require.NoError(t, err)
+	plain, err := rotated.Open(sealedA, []byte("aad"))
+	require.NoError(t, err, "a previous key still opens")
+	require.Equal(t, "old", string(plain))
+	_, err = rotated.Open(sealedA, []byte("other aad"))
+	require.ErrorIs(t, err, ErrOpen, "the aad binds under a previous key too")
+
+	sealedB := rotated.Seal([]byte("new"), []byte("aad"))
+	_, err = underA.Open(sealedB, []byte("aad"))
+	require.ErrorIs(t, err, ErrOpen, "new values are sealed under the current key, not a previous one")
+	onlyB, err := New(b)
+	require.NoError(t, err)
+	plain, err = onlyB.Open(sealedB, []byte("aad"))
+	require.NoError(t, err)
+	require.Equal(t, "new", string(plain))
+
+	_, err = onlyB.Open(sealedA, []byte("aad"))
+	require.ErrorIs(t, err, ErrOpen, "once the old key is dropped its values no longer open")
+
+	_, err = New(b, a[:31])
+	require.ErrorContains(t, err, "previous key 1")
+}
+
+func TestDerive(t *testing.T) {
+	a, b := GenerateKey(), GenerateKey()
+	s, err := New(b, a)
+	require.NoError(t, err)
+	old, err := New(a)
+	require.NoError(t, err)
+
+	keys := s.Derive("skey-mac")
+	require.Len(t, keys, 2)
+	require.Equal(t, old.Derive("skey-mac")[0], keys[1], "a previous key derives what it derived when it was current")
+	require.NotEqual(t, keys[0], keys[1])
+	require.NotEqual(t, s.Derive("cache-mac")[0], keys[0], "purposes give independent keys")
+	require.NotEqual(t, b, keys[0], "a derived key is not the secret key")
+	require.Equal(t, keys, s.Derive("skey-mac"), "derivation is deterministic")
+}
+
+func TestParseKeys(t *testing.T) {
+	a, b := GenerateKey(), GenerateKey()
+	keys, err := ParseKeys(" " + base64.StdEncoding.EncodeToString(a) + ",," + base64.RawURLEncoding.EncodeToString(b) + " ")
+	require.NoError(t, err)
+	require.Equal(t, [][]byte{a, b}, keys)
+	keys, err = ParseKeys("")
+	require.NoError(t, err)
+	require.Empty(t, keys)
+	_, err = ParseKeys(base64.StdEncoding.EncodeToString(a) + ",nope")
+	require.ErrorContains(t, err, "key 2")
+}
