@@ -161,7 +161,9 @@ func (a *App) openCache() (cache.Cache, error) {
 		return nil, fmt.Errorf("configuring memcached: %w", err)
 	}
 	a.closers = append(a.closers, mc.Close)
-	return cache.NewInstrumented(mc, a.Registry, a.Log), nil
+	// A hung memcached costs one timeout, then is skipped for a cooldown.
+	br := cache.NewBreaker(mc, cache.BreakerOptions{Registerer: a.Registry, Logger: a.Log})
+	return cache.NewInstrumented(br, a.Registry, a.Log), nil
 }
 
 // newWeChatClient returns the upstream client: the real API, or in sandbox

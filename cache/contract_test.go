@@ -47,6 +47,17 @@ func TestContract(t *testing.T) {
 		}}
 		runContract(t, h)
 	})
+	t.Run("breaker over memcached", func(t *testing.T) {
+		srv := testenv.StartMemcached(t)
+		h := harness{name: "breaker", new: func(t *testing.T) (cache.Cache, func(time.Duration)) {
+			srv.Flush()
+			c, err := cache.NewMemcached(cache.MemcachedOptions{Servers: []string{srv.Addr}, Timeout: time.Second})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = c.Close() })
+			return cache.NewInstrumented(cache.NewBreaker(c, cache.BreakerOptions{}), nil, nil), time.Sleep
+		}}
+		runContract(t, h)
+	})
 	t.Run("instrumented memory", func(t *testing.T) {
 		h := memoryHarness()
 		inner := h.new
@@ -286,5 +297,52 @@ func runContract(t *testing.T, h harness) {
 		for err := range errs {
 			require.NoError(t, err)
 		}
+	})
+
+	t.Run("increment", func(t *testing.T) {
+		c, elapse := h.new(t)
+		counter, ok := c.(cache.Counter)
+		if !ok {
+			t.Skipf("%T keeps no counters", c)
+		}
+		n, err := counter.Increment(ctx, "hits", 2*time.Second)
+		require.NoError(t, err)
+		require.Equal(t, uint64(1), n, "an absent counter starts at 1")
+		n, err = counter.Increment(ctx, "hits", time.Hour)
+		require.NoError(t, err)
+		require.Equal(t, uint64(2), n)
+		got, err := c.Get(ctx, "hits")
+		require.NoError(t, err)
+		require.Equal(t, "2", string(got), "Get reads a counter in decimal")
+
+		const workers, each = 8, 25
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for range workers {
+			wg.Go(func() {
+				for range each {
+					if _, err := counter.Increment(ctx, "shared", time.Minute); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		got, err = c.Get(ctx, "shared")
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint(workers*each), string(got), "no increment is lost, the first ones included")
+
+		elapse(2100 * time.Millisecond)
+		n, err = counter.Increment(ctx, "hits", time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, uint64(1), n, "later increments do not extend the first TTL")
+
+		_, err = counter.Increment(ctx, "bad key", time.Minute)
+		require.ErrorIs(t, err, cache.ErrInvalidKey)
 	})
 }

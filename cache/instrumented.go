@@ -18,14 +18,17 @@ const (
 	resultOK        = "ok"
 	resultNotStored = "not_stored"
 	resultError     = "error"
+	resultSkipped   = "skipped"
 )
 
 // Instrumented wraps a Cache, counting every operation in the Prometheus
 // counter wxid_cache_operations_total{op,result} and logging failures. op is
-// get, set, add, delete or ping; result is hit or miss (get), ok, not_stored
-// (add on a taken key) or error. Misses and not-stored are normal outcomes
-// and are not logged; other errors are logged at warn level (a canceled
-// context at debug) with the operation, never the key or value.
+// get, set, add, delete, incr or ping; result is hit or miss (get), ok,
+// not_stored (add on a taken key), skipped (ErrUnavailable: a Breaker below
+// left the cache alone) or error. Misses, not-stored and skipped are normal
+// outcomes and are not logged (the Breaker logs the circuit opening); other
+// errors are logged at warn level (a canceled context at debug) with the
+// operation, never the key or value.
 type Instrumented struct {
 	next Cache
 	log  *slog.Logger
@@ -35,9 +38,11 @@ type Instrumented struct {
 	addOK, addNotStored, addErr prometheus.Counter
 	deleteOK, deleteErr         prometheus.Counter
 	pingOK, pingErr             prometheus.Counter
+	incrOK, incrErr             prometheus.Counter
+	ops                         *prometheus.CounterVec
 }
 
-var _ Cache = (*Instrumented)(nil)
+var _ Counter = (*Instrumented)(nil)
 
 // NewInstrumented wraps next. The counter is registered on reg unless reg is
 // nil; when reg already holds it (several caches in one process or test),
@@ -50,19 +55,21 @@ func NewInstrumented(next Cache, reg prometheus.Registerer, logger *slog.Logger)
 	}
 	ops := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wxid_cache_operations_total",
-		Help: "Cache operations by operation (get, set, add, delete, ping) and result (hit, miss, ok, not_stored, error).",
+		Help: "Cache operations by operation (get, set, add, delete, incr, ping) and result (hit, miss, ok, not_stored, skipped, error).",
 	}, []string{"op", "result"})
 	ops = metrics.Register(reg, ops)
 	c := func(op, result string) prometheus.Counter { return ops.WithLabelValues(op, result) }
 	return &Instrumented{
 		next: next,
 		log:  logger,
+		ops:  ops,
 
 		getHit: c("get", resultHit), getMiss: c("get", resultMiss), getErr: c("get", resultError),
 		setOK: c("set", resultOK), setErr: c("set", resultError),
 		addOK: c("add", resultOK), addNotStored: c("add", resultNotStored), addErr: c("add", resultError),
 		deleteOK: c("delete", resultOK), deleteErr: c("delete", resultError),
 		pingOK: c("ping", resultOK), pingErr: c("ping", resultError),
+		incrOK: c("incr", resultOK), incrErr: c("incr", resultError),
 	}
 }
 
@@ -77,6 +84,8 @@ func (i *Instrumented) Get(ctx context.Context, key string) ([]byte, error) {
 		i.getHit.Inc()
 	case errors.Is(err, ErrCacheMiss):
 		i.getMiss.Inc()
+	case errors.Is(err, ErrUnavailable):
+		i.ops.WithLabelValues("get", resultSkipped).Inc()
 	default:
 		i.getErr.Inc()
 		i.logError(ctx, "get", err)
@@ -109,6 +118,18 @@ func (i *Instrumented) Delete(ctx context.Context, key string) error {
 	return err
 }
 
+// Increment implements Counter; ErrNotCounter when the wrapped cache keeps
+// no counters.
+func (i *Instrumented) Increment(ctx context.Context, key string, ttl time.Duration) (uint64, error) {
+	counter, ok := i.next.(Counter)
+	if !ok {
+		return 0, ErrNotCounter
+	}
+	n, err := counter.Increment(ctx, key, ttl)
+	i.count(ctx, "incr", err, i.incrOK, i.incrErr)
+	return n, err
+}
+
 // Ping implements Cache.
 func (i *Instrumented) Ping(ctx context.Context) error {
 	err := i.next.Ping(ctx)
@@ -119,6 +140,10 @@ func (i *Instrumented) Ping(ctx context.Context) error {
 func (i *Instrumented) count(ctx context.Context, op string, err error, ok, failed prometheus.Counter) {
 	if err == nil {
 		ok.Inc()
+		return
+	}
+	if errors.Is(err, ErrUnavailable) {
+		i.ops.WithLabelValues(op, resultSkipped).Inc()
 		return
 	}
 	failed.Inc()

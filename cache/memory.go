@@ -131,16 +131,15 @@ func (m *Memory) Len() int {
 // reports false.
 func (m *Memory) store(key string, value []byte, ttl time.Duration, onlyIfAbsent bool) bool {
 	now := m.now().UnixNano()
-	var expires int64
-	if ttl > 0 {
-		expires = now + int64(ttl)
-		if expires < now { // overflow: as good as never
-			expires = math.MaxInt64
-		}
-	}
+	expires := expiresAt(now, ttl)
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.storeLocked(now, key, value, expires, onlyIfAbsent)
+}
+
+// storeLocked is store with m.mu held and the expiry computed.
+func (m *Memory) storeLocked(now int64, key string, value []byte, expires int64, onlyIfAbsent bool) bool {
 	e, ok := m.items[key]
 	switch {
 	case ok && onlyIfAbsent && !e.expired(now):
@@ -228,4 +227,16 @@ func (m *Memory) moveToFront(e *memEntry) {
 	}
 	m.unlink(e)
 	m.pushFront(e)
+}
+
+// expiresAt is the expiry of an entry stored at now with ttl; 0 = never.
+func expiresAt(now int64, ttl time.Duration) int64 {
+	if ttl <= 0 {
+		return 0
+	}
+	expires := now + int64(ttl)
+	if expires < now { // overflow: as good as never
+		return math.MaxInt64
+	}
+	return expires
 }

@@ -1,0 +1,113 @@
+package cache_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wxid/wxid/cache"
+	"github.com/wxid/wxid/internal/testenv"
+)
+
+// TestBreakerHungMemcached: a hung (SIGSTOPped) memcached costs one
+// timeout, then is left alone for the cooldown, then probed; once it
+// answers again it is used again.
+func TestBreakerHungMemcached(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.StartMemcached(t)
+	const timeout = 100 * time.Millisecond
+	mc, err := cache.NewMemcached(cache.MemcachedOptions{Servers: []string{srv.Addr}, Timeout: timeout})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = mc.Close() })
+	clk := newFakeClock()
+	reg := prometheus.NewRegistry()
+	c := cache.NewInstrumented(cache.NewBreaker(mc, cache.BreakerOptions{Cooldown: 2 * time.Second, Now: clk.Now, Registerer: reg}), reg, nil)
+	require.NoError(t, c.Set(ctx, "k", []byte("v"), time.Minute))
+	_, err = c.Get(ctx, "absent")
+	require.ErrorIs(t, err, cache.ErrCacheMiss, "a miss is no failure")
+	require.NoError(t, c.Add(ctx, "k2", []byte("v"), time.Minute))
+	require.ErrorIs(t, c.Add(ctx, "k2", []byte("v"), time.Minute), cache.ErrNotStored, "nor is not-stored")
+
+	srv.Pause()
+	start := time.Now()
+	_, err = c.Get(ctx, "k")
+	first := time.Since(start)
+	require.Error(t, err)
+	require.NotErrorIs(t, err, cache.ErrUnavailable, "the first failure asks the server")
+	require.GreaterOrEqual(t, first, timeout)
+
+	start = time.Now()
+	for range 50 {
+		_, err = c.Get(ctx, "k")
+		require.ErrorIs(t, err, cache.ErrUnavailable)
+		require.ErrorIs(t, c.Set(ctx, "k", []byte("v"), time.Minute), cache.ErrUnavailable)
+		_, err = c.Increment(ctx, "n", time.Minute)
+		require.ErrorIs(t, err, cache.ErrUnavailable)
+	}
+	require.Less(t, time.Since(start), timeout, "150 operations on an open circuit cost less than one timeout")
+	require.Equal(t, 1.0, testutil.ToFloat64(metricGauge(t, reg)))
+	require.Error(t, c.Ping(ctx), "Ping asks the server even while the circuit is open")
+
+	// Still hung after the cooldown: one probe pays the timeout, the
+	// circuit opens again.
+	clk.Advance(2 * time.Second)
+	_, err = c.Get(ctx, "k")
+	require.Error(t, err)
+	require.NotErrorIs(t, err, cache.ErrUnavailable, "after the cooldown one operation probes")
+	_, err = c.Get(ctx, "k")
+	require.ErrorIs(t, err, cache.ErrUnavailable)
+
+	srv.Resume()
+	_, err = c.Get(ctx, "k")
+	require.ErrorIs(t, err, cache.ErrUnavailable, "recovery is noticed at the next probe, not before")
+	clk.Advance(2 * time.Second)
+	got, err := c.Get(ctx, "k")
+	require.NoError(t, err, "the probe succeeds and closes the circuit")
+	require.Equal(t, "v", string(got))
+	require.NoError(t, c.Set(ctx, "k", []byte("w"), time.Minute))
+	require.Equal(t, 0.0, testutil.ToFloat64(metricGauge(t, reg)))
+
+	skipped := testutil.ToFloat64(opsCounter(t, reg, "get", "skipped"))
+	require.GreaterOrEqual(t, skipped, 51.0, "skipped operations are counted apart from errors")
+}
+
+func metricGauge(t *testing.T, reg *prometheus.Registry) prometheus.Collector {
+	t.Helper()
+	return gathered(t, reg, "wxid_cache_circuit_open", nil)
+}
+
+func opsCounter(t *testing.T, reg *prometheus.Registry, op, result string) prometheus.Collector {
+	t.Helper()
+	return gathered(t, reg, "wxid_cache_operations_total", map[string]string{"op": op, "result": result})
+}
+
+// gathered returns a collector that yields the one gathered value of name
+// with labels, for testutil.ToFloat64.
+func gathered(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) prometheus.Collector {
+	t.Helper()
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if want, ok := labels[lp.GetName()]; ok && want != lp.GetValue() {
+					continue metrics
+				}
+			}
+			v := m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "x"})
+			g.Set(v)
+			return g
+		}
+	}
+	t.Fatalf("no metric %s%v", name, labels)
+	return nil
+}
