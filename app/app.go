@@ -21,6 +21,7 @@ import (
 	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/identity"
 	"github.com/wxid/wxid/phone"
+	"github.com/wxid/wxid/ratelimit"
 	"github.com/wxid/wxid/resolvers"
 	"github.com/wxid/wxid/sealer"
 	"github.com/wxid/wxid/session"
@@ -70,6 +71,7 @@ type App struct {
 	Log *slog.Logger
 
 	handler http.Handler
+	limiter *ratelimit.Limiter
 	closers []func() error
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -131,6 +133,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error)
 	a.Tokens = accesstoken.New(a.Cache, a.WeChat, accesstoken.Options{Now: o.Now, Logger: a.Log, Registerer: a.Registry})
 	a.Phone = phone.NewService(a.DB.Client, seal, apps, a.Tokens, a.WeChat, phone.Options{Now: o.Now, Logger: a.Log})
 
+	a.limiter = a.newLimiter(o.Now)
 	a.handler = a.routes(&resolvers.Resolver{
 		Client:   a.DB.Client,
 		Identity: a.Identity,

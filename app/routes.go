@@ -49,7 +49,7 @@ func (a *App) routes(r *resolvers.Resolver) http.Handler {
 	mux := http.NewServeMux()
 	gql := a.graphQLHandler(r)
 	mux.Handle("/graphql", codeTransportErrors(limitBody(a.Config.MaxBodyBytes,
-		auth.Middleware(a.Sessions, auth.NewAdminTokens(a.Config.AdminTokens))(gql))))
+		auth.Middleware(a.Sessions, auth.NewAdminTokens(a.Config.AdminTokens), a.Config.TrustedProxies)(gql))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -93,6 +93,9 @@ func (a *App) graphQLHandler(r *resolvers.Resolver) http.Handler {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(resolvers.DepthLimit{Max: MaxDepth})
 	srv.Use(&extension.ComplexityLimit{Func: complexityLimit})
+	if a.limiter != nil {
+		srv.Use(rateLimit{a.limiter})
+	}
 	srv.SetErrorPresenter(resolvers.ErrorPresenter(a.Log))
 	srv.SetRecoverFunc(resolvers.Recover(a.Log))
 	srv.SetDisableSuggestion(a.Config.Production())

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/wxid/wxid/apperr"
@@ -113,11 +114,12 @@ func (a *AdminTokens) Match(token string) bool {
 }
 
 // Middleware resolves the caller of every request and stores the Viewer in
-// its context.
-func Middleware(sessions Resolver, admins *AdminTokens) func(http.Handler) http.Handler {
+// its context. The client's address is ClientIP's, believing
+// X-Forwarded-For only from trustedProxies.
+func Middleware(sessions Resolver, admins *AdminTokens, trustedProxies []netip.Prefix) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			v := &Viewer{Meta: session.ClientMeta{IP: clientIP(r), UserAgent: r.UserAgent()}}
+			v := &Viewer{Meta: session.ClientMeta{IP: ClientIP(r, trustedProxies), UserAgent: r.UserAgent()}}
 			if token, ok := bearer(r.Header.Get("Authorization")); ok {
 				switch {
 				case admins.Match(token):
@@ -147,10 +149,62 @@ func bearer(h string) (string, bool) {
 	return token, token != ""
 }
 
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// ClientIP returns the address of the client that sent r. It is the TCP
+// peer, unless the peer is one of the trusted proxies (load balancers):
+// then X-Forwarded-For is read from the right, skipping the trusted
+// proxies' own addresses, and the first address that is not trusted is the
+// client. Addresses further left were written by the client itself and
+// could be anything, so they are never believed. An entry that is not an
+// address ends the walk at the last address believed. Without trusted
+// proxies X-Forwarded-For is ignored.
+func ClientIP(r *http.Request, trusted []netip.Prefix) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host, _, splitErr := net.SplitHostPort(r.RemoteAddr)
+		if splitErr != nil {
+			return r.RemoteAddr
+		}
+		return host
 	}
-	return host
+	client := peer.Addr().Unmap()
+	if !isTrusted(client, trusted) {
+		return client.String()
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			addr, ok := parseHop(parts[j])
+			if !ok {
+				return client.String()
+			}
+			client = addr
+			if !isTrusted(addr, trusted) {
+				return client.String()
+			}
+		}
+	}
+	return client.String() // every hop trusted: the left-most one
+}
+
+func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, possibly with a
+// port ("203.0.113.7:4711", "[2001:db8::1]:4711").
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if addr, err := netip.ParseAddr(s); err == nil {
+		return addr.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	return netip.Addr{}, false
 }

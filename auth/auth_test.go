@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -78,7 +79,7 @@ func TestMiddleware(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var got *Viewer
-			h := Middleware(sessions, admins)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			h := Middleware(sessions, admins, nil)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 				got = ViewerFromContext(r.Context())
 			}))
 			req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader("{}"))
@@ -107,4 +108,38 @@ func TestMiddleware(t *testing.T) {
 		})
 	}
 	require.False(t, ViewerFromContext(context.Background()).Admin, "no middleware: anonymous")
+}
+
+func TestClientIP(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
+	tests := []struct {
+		name    string
+		peer    string
+		xff     []string
+		trusted []netip.Prefix
+		want    string
+	}{
+		{name: "no proxies: the peer", peer: "203.0.113.7:4711", xff: []string{"198.51.100.1"}, want: "203.0.113.7"},
+		{name: "untrusted peer: its header is ignored", peer: "203.0.113.7:4711", xff: []string{"198.51.100.1"}, trusted: trusted, want: "203.0.113.7"},
+		{name: "trusted peer without header", peer: "10.1.2.3:80", trusted: trusted, want: "10.1.2.3"},
+		{name: "trusted peer: the right-most entry", peer: "10.1.2.3:80", xff: []string{"198.51.100.1"}, trusted: trusted, want: "198.51.100.1"},
+		{name: "a forged left part is not believed", peer: "10.1.2.3:80", xff: []string{"1.2.3.4, 198.51.100.1"}, trusted: trusted, want: "198.51.100.1"},
+		{name: "chained proxies are skipped", peer: "10.1.2.3:80", xff: []string{"1.2.3.4, 198.51.100.1, 10.9.9.9"}, trusted: trusted, want: "198.51.100.1"},
+		{name: "several header lines", peer: "10.1.2.3:80", xff: []string{"1.2.3.4", "198.51.100.1, 10.9.9.9"}, trusted: trusted, want: "198.51.100.1"},
+		{name: "every hop trusted: the left-most", peer: "10.1.2.3:80", xff: []string{"10.0.0.5, 10.9.9.9"}, trusted: trusted, want: "10.0.0.5"},
+		{name: "garbage stops at the last believed hop", peer: "10.1.2.3:80", xff: []string{"198.51.100.1, not-an-ip, 10.9.9.9"}, trusted: trusted, want: "10.9.9.9"},
+		{name: "ports and IPv6", peer: "[fd00::1]:80", xff: []string{"[2001:db8::7]:4711"}, trusted: trusted, want: "2001:db8::7"},
+		{name: "IPv4 with port", peer: "10.1.2.3:80", xff: []string{"198.51.100.1:4711"}, trusted: trusted, want: "198.51.100.1"},
+		{name: "IPv4-mapped peer", peer: "[::ffff:10.1.2.3]:80", xff: []string{"198.51.100.1"}, trusted: trusted, want: "198.51.100.1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/graphql", nil)
+			r.RemoteAddr = tc.peer
+			for _, v := range tc.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			require.Equal(t, tc.want, ClientIP(r, tc.trusted))
+		})
+	}
 }

@@ -70,6 +70,9 @@ type Options struct {
 	WeChat *Upstream
 	// DatabaseURL reuses a database (several instances share it).
 	DatabaseURL string
+	// Clock reuses a clock (several instances that share state should
+	// share one).
+	Clock *Clock
 }
 
 // Upstream is the WeChat stand-in on a loopback HTTP server.
@@ -116,7 +119,10 @@ type Env struct {
 // New starts an Env; everything stops when the test ends.
 func New(t testing.TB, o Options) *Env {
 	t.Helper()
-	e := &Env{Clock: NewClock(), Backend: o.Backend, Logs: &SyncBuffer{}}
+	e := &Env{Clock: o.Clock, Backend: o.Backend, Logs: &SyncBuffer{}}
+	if e.Clock == nil {
+		e.Clock = NewClock()
+	}
 	if e.Backend == "" {
 		e.Backend = SQLite
 	}
@@ -227,6 +233,23 @@ func (e *Env) Do(t testing.TB, token, query string, vars map[string]any) *Respon
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	require.NoError(t, err)
 	return e.Post(t, token, "application/json", body)
+}
+
+// DoHeader is Do with extra request headers (X-Forwarded-For, say).
+func (e *Env) DoHeader(t testing.TB, token, query string, vars map[string]any, header http.Header) *Response {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, e.Server.URL+"/graphql", bytes.NewReader(body))
+	require.NoError(t, err)
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return e.send(t, req)
 }
 
 // Post sends a raw body to /graphql.
