@@ -3,8 +3,8 @@ package auth
 import (
 	"context"
 	"net/http"
-	"net/netip"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
