@@ -101,6 +101,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error)
 	if o.Database.MaxOpenConns == 0 {
 		o.Database.MaxOpenConns = cfg.DBMaxOpenConns
 	}
+	if o.Database.Logger == nil {
+		o.Database.Logger = a.Log
+	}
+	if o.Database.Registerer == nil {
+		o.Database.Registerer = a.Registry
+	}
 	if a.DB, err = database.Open(ctx, cfg.DatabaseURL, o.Database); err != nil {
 		return nil, err
 	}
@@ -196,18 +202,32 @@ func (a *App) newWeChatClient() *wechat.Client {
 // Handler is the HTTP handler of every route.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Ready reports whether the database and the cache answer.
+// Budgets of the readiness checks; they run concurrently, so /readyz
+// answers within the larger one and names the backend that failed.
+const (
+	readyDatabaseBudget = time.Second
+	readyCacheBudget    = time.Second
+)
+
+// Ready reports whether the database and the cache answer, each within its
+// own budget; the error names every backend that did not.
 func (a *App) Ready(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	var errs []error
-	if err := a.DB.SQL.PingContext(ctx); err != nil {
-		errs = append(errs, errors.New("database unreachable"))
+	check := func(budget time.Duration, name string, ping func(context.Context) error) <-chan error {
+		ch := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(ctx, budget)
+			defer cancel()
+			if err := ping(ctx); err != nil {
+				ch <- fmt.Errorf("%s unreachable", name)
+				return
+			}
+			ch <- nil
+		}()
+		return ch
 	}
-	if err := a.Cache.Ping(ctx); err != nil {
-		errs = append(errs, errors.New("cache unreachable"))
-	}
-	return errors.Join(errs...)
+	db := check(readyDatabaseBudget, "database", a.DB.SQL.PingContext)
+	cc := check(readyCacheBudget, "cache", a.Cache.Ping)
+	return errors.Join(<-db, <-cc)
 }
 
 // Close stops the background work and closes the stores.

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wxid/wxid/config"
+	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/internal/metrics"
 )
 
@@ -100,6 +101,7 @@ func (a *App) observe(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), requestIDKey{}, id), requestTimeout)
+		ctx = database.Interactive(ctx) // a client waits: short statement deadlines
 		defer cancel()
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/go-sql-driver/mysql"
+	"github.com/prometheus/client_golang/prometheus"
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 
 	"github.com/wxid/wxid/ent"
@@ -25,6 +27,31 @@ type Options struct {
 	MaxOpenConns int
 	// Driver wraps the ent driver (tests count queries with it); nil = none.
 	Driver func(dialect.Driver) dialect.Driver
+
+	// On MySQL a circuit breaker and per-statement deadlines stand between
+	// ent and the pool (see Interactive and ErrUnavailable). SQLite, a file
+	// in the process, needs neither.
+
+	// StatementTimeout bounds an interactive statement outside a
+	// transaction, its wait for a connection, and BEGIN;
+	// DefaultStatementTimeout when zero.
+	StatementTimeout time.Duration
+	// TxStatementTimeout bounds an interactive statement inside a
+	// transaction (row-lock waits included) and COMMIT;
+	// DefaultTxStatementTimeout when zero.
+	TxStatementTimeout time.Duration
+	// BreakerThreshold is how many consecutive failures open the circuit;
+	// DefaultBreakerThreshold when zero.
+	BreakerThreshold int
+	// BreakerCooldown is how long an open circuit refuses statements;
+	// DefaultBreakerCooldown when zero.
+	BreakerCooldown time.Duration
+	// Now is the breaker's clock; time.Now when nil.
+	Now func() time.Time
+	// Logger logs the circuit opening and closing; slog.Default() when nil.
+	Logger *slog.Logger
+	// Registerer receives the gauge wxid_database_circuit_open; nil = none.
+	Registerer prometheus.Registerer
 }
 
 // DB is an open database.
@@ -72,6 +99,9 @@ func Open(ctx context.Context, rawURL string, o Options) (*DB, error) {
 		return nil, fmt.Errorf("connecting to the database: %w", redact(err))
 	}
 	var drv dialect.Driver = entsql.OpenDB(dia, db)
+	if dia == dialect.MySQL {
+		drv = newResilient(drv.(*entsql.Driver), o)
+	}
 	if o.Driver != nil {
 		drv = o.Driver(drv)
 	}
@@ -152,8 +182,11 @@ func mysqlDSN(raw string) (string, error) {
 
 // SetMySQLDefaults applies wxid's connection settings: parseTime,
 // interpolateParams (a prepared round trip per query otherwise), utf8mb4,
-// UTC, and connect/read/write timeouts so that a hung database fails
-// requests in bounded time.
+// UTC, and connect/read/write timeouts. Requests do not rely on the socket
+// timeouts: their statements carry short context deadlines (Interactive).
+// The socket timeouts are the backstop for what has no context (COMMIT,
+// ROLLBACK, closing a connection) and for background work, so they must
+// outlast the longest legitimate statement, a migration's ALTER TABLE.
 func SetMySQLDefaults(cfg *mysql.Config) {
 	cfg.ParseTime = true
 	cfg.InterpolateParams = true

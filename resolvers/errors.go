@@ -12,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/wxid/wxid/apperr"
+	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
 )
 
@@ -22,7 +23,13 @@ import (
 func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		var coded *apperr.Error
-		if errors.As(err, &coded) {
+		var down *database.UnavailableError
+		if errors.As(err, &down) {
+			// Before the coded case: a domain package may have wrapped it
+			// as INTERNAL, but the client should retry, not give up.
+			coded = apperr.Unavailable("the service is temporarily unavailable: retry later", down.RetryAfter, err)
+		}
+		if coded != nil || errors.As(err, &coded) {
 			gerr := gqlerror.Errorf("%s", coded.Message)
 			gerr.Path = graphql.GetPath(ctx)
 			gerr.Extensions = map[string]any{"code": coded.Code}
