@@ -82,7 +82,7 @@ func TestInstrumentedSharesRegistration(t *testing.T) {
 	_, _ = a.Get(ctx, "x")
 	_, _ = b.Get(ctx, "x")
 	require.Equal(t, 2.0, counter(t, reg, "get", "miss"))
-	require.Equal(t, 12, testutil.CollectAndCount(reg, "wxid_cache_operations_total"), "one vec: 12 op/result series, pre-created at zero")
+	require.Equal(t, 14, testutil.CollectAndCount(reg, "wxid_cache_operations_total"), "one vec: 14 op/result series (incr included), pre-created at zero")
 
 	nop := cache.NewInstrumented(cache.NewMemory(10), nil, nil) // nil registerer
 	_, err := nop.Get(ctx, "x")
