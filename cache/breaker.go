@@ -34,17 +34,30 @@ type BreakerOptions struct {
 	Logger *slog.Logger
 }
 
-// Breaker wraps a Cache with a circuit breaker: one operation that fails
-// because the cache is unreachable or hung (not a miss, not-stored, an
-// invalid key or the caller's own canceled context) opens the circuit, and
-// for the cooldown every operation returns ErrUnavailable at once. Then one
-// operation probes the cache: success closes the circuit, failure opens it
-// again. A hung memcached thus costs one timeout per cooldown instead of
-// one per operation. Ping always reaches the cache, so /readyz tells the
-// truth, and its outcome counts like any other operation's.
+// Sharded is a Cache that spreads keys over several servers (Memcached).
+// Breaker keeps one circuit per server of a Sharded cache, so one hung
+// server does not take the others' keys down with it.
+type Sharded interface {
+	Cache
+	// Shards names the servers.
+	Shards() []string
+	// Shard returns the index in Shards of the server that holds key.
+	Shard(key string) int
+}
+
+// Breaker wraps a Cache with a circuit breaker per server: one operation
+// that fails because its server is unreachable or hung (not a miss,
+// not-stored, an invalid key or the caller's own canceled context) opens
+// that server's circuit, and for the cooldown every operation on a key of
+// that server returns ErrUnavailable at once. Then one operation probes the
+// server: success closes the circuit, failure opens it again. A hung
+// memcached thus costs one timeout per cooldown instead of one per
+// operation. Ping always asks every server, so /readyz tells the truth; it
+// leaves the circuits alone.
 type Breaker struct {
-	next Cache
-	b    *breaker.Breaker
+	next   Cache
+	shards Sharded // nil: one circuit for the whole cache
+	b      []*breaker.Breaker
 }
 
 var _ Counter = (*Breaker)(nil)
@@ -59,23 +72,29 @@ func NewBreaker(next Cache, o BreakerOptions) *Breaker {
 	}
 	open := metrics.Register(o.Registerer, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "wxid_cache_circuit_open",
-		Help: "1 while the cache's circuit breaker is open or probing (the cache is skipped), 0 when closed.",
+		Help: "Cache servers whose circuit breaker is open or probing (their keys are skipped).",
 	}))
-	return &Breaker{next: next, b: breaker.New(breaker.Options{
-		Threshold: 1, Cooldown: o.Cooldown, Now: o.Now,
-		OnChange: func(from, to breaker.State) {
-			switch to {
-			case breaker.Open:
-				open.Set(1)
-				if from == breaker.Closed {
-					o.Logger.Warn("cache unreachable: skipping it", "retry_in", o.Cooldown)
+	c := &Breaker{next: next}
+	names := []string{"cache"}
+	if s, ok := next.(Sharded); ok && len(s.Shards()) > 0 {
+		c.shards, names = s, s.Shards()
+	}
+	for _, name := range names {
+		c.b = append(c.b, breaker.New(breaker.Options{
+			Threshold: 1, Cooldown: o.Cooldown, Now: o.Now,
+			OnChange: func(from, to breaker.State) {
+				switch {
+				case from == breaker.Closed:
+					open.Inc()
+					o.Logger.Warn("cache server unreachable: skipping it", "server", name, "retry_in", o.Cooldown)
+				case to == breaker.Closed:
+					open.Dec()
+					o.Logger.Info("cache server reachable again", "server", name)
 				}
-			case breaker.Closed:
-				open.Set(0)
-				o.Logger.Info("cache reachable again")
-			}
-		},
-	})}
+			},
+		}))
+	}
+	return c
 }
 
 // Unwrap returns the wrapped Cache.
@@ -84,23 +103,23 @@ func (c *Breaker) Unwrap() Cache { return c.next }
 // Get implements Cache.
 func (c *Breaker) Get(ctx context.Context, key string) ([]byte, error) {
 	var v []byte
-	err := c.do(ctx, func() (err error) { v, err = c.next.Get(ctx, key); return err })
+	err := c.do(ctx, key, func() (err error) { v, err = c.next.Get(ctx, key); return err })
 	return v, err
 }
 
 // Set implements Cache.
 func (c *Breaker) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	return c.do(ctx, func() error { return c.next.Set(ctx, key, value, ttl) })
+	return c.do(ctx, key, func() error { return c.next.Set(ctx, key, value, ttl) })
 }
 
 // Add implements Cache.
 func (c *Breaker) Add(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	return c.do(ctx, func() error { return c.next.Add(ctx, key, value, ttl) })
+	return c.do(ctx, key, func() error { return c.next.Add(ctx, key, value, ttl) })
 }
 
 // Delete implements Cache.
 func (c *Breaker) Delete(ctx context.Context, key string) error {
-	return c.do(ctx, func() error { return c.next.Delete(ctx, key) })
+	return c.do(ctx, key, func() error { return c.next.Delete(ctx, key) })
 }
 
 // Increment implements Counter; ErrNotCounter when the wrapped cache keeps
@@ -111,24 +130,22 @@ func (c *Breaker) Increment(ctx context.Context, key string, ttl time.Duration) 
 		return 0, ErrNotCounter
 	}
 	var n uint64
-	err := c.do(ctx, func() (err error) { n, err = counter.Increment(ctx, key, ttl); return err })
+	err := c.do(ctx, key, func() (err error) { n, err = counter.Increment(ctx, key, ttl); return err })
 	return n, err
 }
 
 // Ping implements Cache. It always asks the cache.
-func (c *Breaker) Ping(ctx context.Context) error {
-	err := c.next.Ping(ctx)
-	if call, _, ok := c.b.Allow(); ok {
-		call.Done(c.failed(ctx, err))
-	}
-	return err
-}
+func (c *Breaker) Ping(ctx context.Context) error { return c.next.Ping(ctx) }
 
-func (c *Breaker) do(ctx context.Context, op func() error) error {
+func (c *Breaker) do(ctx context.Context, key string, op func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	call, wait, ok := c.b.Allow()
+	b := c.b[0]
+	if c.shards != nil && validKey(key) {
+		b = c.b[c.shards.Shard(key)]
+	}
+	call, wait, ok := b.Allow()
 	if !ok {
 		return fmt.Errorf("%w: retry in %v", ErrUnavailable, wait.Round(time.Millisecond))
 	}

@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -110,4 +111,54 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string, labels map[st
 	}
 	t.Fatalf("no metric %s%v", name, labels)
 	return nil
+}
+
+// TestBreakerPerServer: one hung server of two costs its own keys one
+// timeout and leaves the other server's keys alone.
+func TestBreakerPerServer(t *testing.T) {
+	ctx := context.Background()
+	hung, fine := testenv.StartMemcached(t), testenv.StartMemcached(t)
+	const timeout = 100 * time.Millisecond
+	mc, err := cache.NewMemcached(cache.MemcachedOptions{Servers: []string{hung.Addr, fine.Addr}, Timeout: timeout})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = mc.Close() })
+	require.Len(t, mc.Shards(), 2)
+	clk := newFakeClock()
+	reg := prometheus.NewRegistry()
+	c := cache.NewBreaker(mc, cache.BreakerOptions{Now: clk.Now, Registerer: reg})
+
+	// A key on each server.
+	keys := map[int]string{}
+	for i := 0; len(keys) < 2; i++ {
+		k := "key-" + strconv.Itoa(i)
+		if _, ok := keys[mc.Shard(k)]; !ok {
+			keys[mc.Shard(k)] = k
+		}
+	}
+	hungKey, fineKey := keys[0], keys[1]
+	for _, k := range keys {
+		require.NoError(t, c.Set(ctx, k, []byte(k), time.Minute))
+	}
+
+	hung.Pause()
+	_, err = c.Get(ctx, hungKey)
+	require.Error(t, err)
+	require.NotErrorIs(t, err, cache.ErrUnavailable)
+	_, err = c.Get(ctx, hungKey)
+	require.ErrorIs(t, err, cache.ErrUnavailable, "the hung server's keys are skipped")
+	start := time.Now()
+	for range 20 {
+		got, err := c.Get(ctx, fineKey)
+		require.NoError(t, err, "the other server's keys still work")
+		require.Equal(t, fineKey, string(got))
+	}
+	require.Less(t, time.Since(start), timeout)
+	require.Equal(t, 1.0, testutil.ToFloat64(metricGauge(t, reg)), "one server's circuit is open")
+
+	hung.Resume()
+	clk.Advance(cache.DefaultBreakerCooldown)
+	got, err := c.Get(ctx, hungKey)
+	require.NoError(t, err)
+	require.Equal(t, hungKey, string(got))
+	require.Equal(t, 0.0, testutil.ToFloat64(metricGauge(t, reg)))
 }

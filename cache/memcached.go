@@ -54,10 +54,14 @@ type MemcachedOptions struct {
 // retried on a connection the server had closed.
 type Memcached struct {
 	client  *memcache.Client
+	sel     *rendezvous
 	timeout time.Duration
 }
 
-var _ Cache = (*Memcached)(nil)
+var (
+	_ Cache   = (*Memcached)(nil)
+	_ Sharded = (*Memcached)(nil)
+)
 
 // NewMemcached returns a Memcached for o.Servers. It resolves the server
 // addresses but does not connect; use Ping for that.
@@ -75,7 +79,24 @@ func NewMemcached(o MemcachedOptions) (*Memcached, error) {
 	c := memcache.NewFromSelector(sel)
 	c.Timeout = o.Timeout
 	c.MaxIdleConns = o.MaxIdleConns
-	return &Memcached{client: c, timeout: o.Timeout}, nil
+	return &Memcached{client: c, sel: sel, timeout: o.Timeout}, nil
+}
+
+// Shards implements Sharded: the servers, as resolved.
+func (m *Memcached) Shards() []string {
+	out := make([]string, len(m.sel.addrs))
+	for i, a := range m.sel.addrs {
+		out[i] = a.String()
+	}
+	return out
+}
+
+// Shard implements Sharded: the index of the server that holds key.
+func (m *Memcached) Shard(key string) int {
+	if len(m.sel.addrs) == 1 {
+		return 0
+	}
+	return m.sel.pick(key)
 }
 
 // Get implements Cache.
