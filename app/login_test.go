@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wxid/wxid/cache"
 	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/identity"
 	"github.com/wxid/wxid/internal/apptest"
@@ -46,7 +47,7 @@ func TestLogin(t *testing.T) {
 			require.Equal(t, e.WeChat.OpenID(apptest.AppID, "alice"), l.OpenID)
 			require.NotNil(t, l.UnionID)
 			require.Equal(t, e.WeChat.UnionID(apptest.AppID, "alice"), *l.UnionID)
-			require.Len(t, l.Skey, 43)
+			require.Len(t, l.Skey, session.TokenLen)
 			require.WithinDuration(t, e.Clock.Now().Add(30*time.Minute), l.ExpiresAt, time.Second)
 
 			m := me(t, e, l.Skey)
@@ -186,7 +187,8 @@ func TestMeAuthentication(t *testing.T) {
 	}{
 		{"missing", ""},
 		{"garbage", "Bearer garbage"},
-		{"well-formed but unknown", "Bearer " + strings.Repeat("A", 43)},
+		{"well-formed but not issued by wxid", "Bearer " + strings.Repeat("A", session.TokenLen)},
+		{"the old 43-character format", "Bearer " + strings.Repeat("A", 43)},
 		{"wrong scheme", "Basic " + l.Skey},
 		{"empty bearer", "Bearer "},
 		{"admin token is no user", "Bearer " + apptest.AdminToken},
@@ -340,7 +342,7 @@ func counterValue(t *testing.T, e *apptest.Env, name string, match map[string]st
 }
 
 // TestDeadSkeyCost: a client retrying with a dead skey reads the database
-// once, then only the cache.
+// once, then only the cache; an skey wxid never issued costs nothing.
 func TestDeadSkeyCost(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, backend string) {
 		e := apptest.New(t, apptest.Options{Backend: backend, Memcached: backend == apptest.MySQL, CountQueries: true})
@@ -348,13 +350,21 @@ func TestDeadSkeyCost(t *testing.T) {
 		l := e.Login(t, "", "alice")
 		e.Clock.Advance(31 * time.Minute) // the skey expires, and so does its cache entry:
 		require.NoError(t, e.App.Cache.Delete(context.Background(), session.CacheKey(session.Hash(l.Skey))))
-		for _, skey := range []string{l.Skey, strings.Repeat("Z", 43)} {
-			q.Start()
-			for i := 0; i < 3; i++ {
-				require.Equal(t, "UNAUTHENTICATED", e.Do(t, skey, `{ me { id } }`, nil).Code())
-			}
-			n, stmts := q.Stop()
-			require.Equal(t, 1, n, "only the first try reads the database: %v", stmts)
+		q.Start()
+		for i := 0; i < 3; i++ {
+			require.Equal(t, "UNAUTHENTICATED", e.Do(t, l.Skey, `{ me { id } }`, nil).Code())
 		}
+		n, stmts := q.Stop()
+		require.Equal(t, 1, n, "only the first try reads the database: %v", stmts)
+
+		forged := strings.Repeat("Z", session.TokenLen)
+		q.Start()
+		for i := 0; i < 3; i++ {
+			require.Equal(t, "UNAUTHENTICATED", e.Do(t, forged, `{ me { id } }`, nil).Code())
+		}
+		n, stmts = q.Stop()
+		require.Equal(t, 0, n, "an skey wxid did not issue never reaches the database: %v", stmts)
+		_, err := e.App.Cache.Get(context.Background(), session.CacheKey(session.Hash(forged)))
+		require.ErrorIs(t, err, cache.ErrCacheMiss, "nor the cache")
 	})
 }

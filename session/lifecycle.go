@@ -17,7 +17,7 @@ import (
 // concurrent or repeated call within the grace window) returns the same
 // successor, so one login never forks into two.
 func (m *Manager) Refresh(ctx context.Context, skey string, meta ClientMeta) (string, Info, error) {
-	if !WellFormed(skey) {
+	if !m.keys.Verify(skey) {
 		return "", Info{}, ErrInvalid
 	}
 	hash := Hash(skey)
@@ -66,7 +66,7 @@ func (m *Manager) Refresh(ctx context.Context, skey string, meta ClientMeta) (st
 		if !now.Before(row.AbsoluteExpiresAt) {
 			return ErrInvalid
 		}
-		newSkey, err = NewToken()
+		newSkey, err = m.keys.NewToken()
 		if err != nil {
 			return err
 		}
@@ -262,7 +262,8 @@ func (m *Manager) retryInvalidations(ctx context.Context) {
 			m.pending.remove(hash)
 			continue
 		}
-		if err := m.cache.Set(ctx, CacheKey(hash), tombstone, until.Sub(now)); err != nil {
+		key := CacheKey(hash)
+		if err := m.cache.Set(ctx, key, m.keys.tombstone(key), until.Sub(now)); err != nil {
 			return // still unreachable; try again on the next tick
 		}
 		m.pending.remove(hash)

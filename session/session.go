@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,6 +70,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil means none.
 	Registerer prometheus.Registerer
+	// Keys mint and verify skeys and authenticate cache entries; required.
+	Keys *Keys
 	// RowLocks makes Refresh lock the session row (SELECT ... FOR UPDATE).
 	// Set it on MySQL; SQLite has no row locks, and wxid opens SQLite
 	// transactions with BEGIN IMMEDIATE, which serialises them instead.
@@ -79,6 +80,7 @@ type Options struct {
 
 // Manager issues and resolves sessions. It is safe for concurrent use.
 type Manager struct {
+	keys    *Keys
 	db      *ent.Client
 	cache   cache.Cache
 	sealer  *sealer.Sealer
@@ -89,8 +91,11 @@ type Manager struct {
 }
 
 // NewManager returns a Manager over the database, the cache and the sealer
-// that protects rotated skeys at rest.
+// that protects rotated skeys at rest. It panics without o.Keys.
 func NewManager(db *ent.Client, c cache.Cache, s *sealer.Sealer, o Options) *Manager {
+	if o.Keys == nil {
+		panic("session: NewManager needs Options.Keys")
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -98,7 +103,8 @@ func NewManager(db *ent.Client, c cache.Cache, s *sealer.Sealer, o Options) *Man
 		o.Logger = slog.Default()
 	}
 	return &Manager{
-		db: db, cache: c, sealer: s, opts: o, log: o.Logger,
+		keys: o.Keys,
+		db:   db, cache: c, sealer: s, opts: o, log: o.Logger,
 		metrics: newMetrics(o.Registerer),
 		pending: newPendingInvalidations(),
 	}
@@ -112,7 +118,7 @@ func (m *Manager) now() time.Time { return m.opts.Now().UTC() }
 // Issue creates a session for a login that has just succeeded and returns
 // its skey.
 func (m *Manager) Issue(ctx context.Context, userID, openIDID int, appID, openID string, meta ClientMeta) (string, Info, error) {
-	skey, err := NewToken()
+	skey, err := m.keys.NewToken()
 	if err != nil {
 		return "", Info{}, err
 	}
@@ -143,17 +149,27 @@ func (m *Manager) Issue(ctx context.Context, userID, openIDID int, appID, openID
 // database on a miss or a cache failure. It returns ErrInvalid for anything
 // but a live skey.
 func (m *Manager) Resolve(ctx context.Context, skey string) (Info, error) {
-	if !WellFormed(skey) {
+	if !m.keys.Verify(skey) {
+		// Not an skey wxid issued: refused without a lookup.
 		m.metrics.resolved.WithLabelValues("none", "invalid").Inc()
 		return Info{}, ErrInvalid
 	}
 	hash := Hash(skey)
+	key := CacheKey(hash)
 	now := m.now()
-	b, err := m.cache.Get(ctx, CacheKey(hash))
+	b, err := m.cache.Get(ctx, key)
 	switch {
 	case err == nil:
-		info, live := decodeEntry(b)
-		if !live || !now.Before(info.ExpiresAt) {
+		info, state := m.keys.openEntry(key, b)
+		if state == entryInvalid {
+			// Forged, damaged, or copied from another key: the database
+			// decides. Deleting it lets the next request refill the cache.
+			m.log.WarnContext(ctx, "session cache entry failed authentication; reading the database")
+			m.metrics.resolved.WithLabelValues("cache", "forged").Inc()
+			_ = m.cache.Delete(ctx, key)
+			break
+		}
+		if state == entryIsDead || !now.Before(info.ExpiresAt) {
 			// A tombstone, or an entry past the skey's life: the cache's
 			// whole-second TTLs can keep one a moment too long.
 			m.metrics.resolved.WithLabelValues("cache", "invalid").Inc()
@@ -182,7 +198,7 @@ func (m *Manager) Resolve(ctx context.Context, skey string) (Info, error) {
 			// Remember the verdict for a while: clients keep retrying with
 			// an skey that expired, and each retry would read the database.
 			// Add never hides a live entry, and a dead skey never lives again.
-			_ = m.cache.Add(ctx, CacheKey(hash), tombstone, negativeTTL)
+			_ = m.cache.Add(ctx, key, m.keys.tombstone(key), negativeTTL)
 		}
 		return Info{}, err
 	}
@@ -231,18 +247,19 @@ func (m *Manager) store(ctx context.Context, hash string, info Info, refill bool
 	if ttl <= 0 {
 		return nil
 	}
-	b, err := json.Marshal(info)
+	key := CacheKey(hash)
+	b, err := m.keys.sealEntry(key, info)
 	if err != nil {
 		m.log.ErrorContext(ctx, "encoding session cache entry", "err", err)
 		return err
 	}
 	if refill {
-		err = m.cache.Add(ctx, CacheKey(hash), b, ttl)
+		err = m.cache.Add(ctx, key, b, ttl)
 		if errors.Is(err, cache.ErrNotStored) {
 			err = nil
 		}
 	} else {
-		err = m.cache.Set(ctx, CacheKey(hash), b, ttl)
+		err = m.cache.Set(ctx, key, b, ttl)
 	}
 	if err != nil && ctx.Err() == nil {
 		m.log.WarnContext(ctx, "caching session failed", "err", err)
@@ -254,28 +271,14 @@ func (m *Manager) store(ctx context.Context, hash string, info Info, refill bool
 // the database said so.
 const negativeTTL = 5 * time.Minute
 
-// tombstone is the cache value of a dead skey: it blocks refills (Add)
-// until the skey's own expiry has passed.
-var tombstone = []byte{'x'}
-
-func decodeEntry(b []byte) (Info, bool) {
-	if len(b) == 0 || b[0] != '{' {
-		return Info{}, false
-	}
-	var info Info
-	if err := json.Unmarshal(b, &info); err != nil {
-		return Info{}, false
-	}
-	return info, true
-}
-
 // bury replaces the cache entries of dead skeys with tombstones. A failed
 // write is queued and retried, so that an entry cached before the
 // revocation cannot resurrect the skey once the cache is reachable again.
 func (m *Manager) bury(ctx context.Context, hashes []string, until time.Time) {
 	ttl := until.Sub(m.now()) + time.Minute
 	for _, h := range hashes {
-		if err := m.cache.Set(context.WithoutCancel(ctx), CacheKey(h), tombstone, ttl); err != nil {
+		key := CacheKey(h)
+		if err := m.cache.Set(context.WithoutCancel(ctx), key, m.keys.tombstone(key), ttl); err != nil {
 			m.log.WarnContext(ctx, "cache unreachable while revoking a session; will retry", "err", err)
 			m.pending.add(h, m.now().Add(ttl))
 		}

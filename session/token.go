@@ -1,26 +1,110 @@
 package session
 
 import (
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 )
 
-// tokenBytes is the entropy of an skey.
-const tokenBytes = 32
+// An skey is 24 random bytes followed by a 16-byte tag, URL-safe base64
+// without padding (54 characters):
+//
+//	skey = base64url( random[24] || HMAC-SHA256(Kt, "wxid skey v1" || random)[:16] )
+//
+// Kt is derived from WXID_SECRET_KEY (HKDF-SHA256, info "wxid/skey"), so
+// only wxid can mint an skey that verifies, and an skey wxid did not issue
+// is refused before any cache or database lookup: guessing one costs the
+// guesser, not wxid. The random part alone carries 192 bits, so skeys stay
+// unguessable even to someone who knows Kt; Kt only spares the backends.
+const (
+	tokenRandomBytes = 24
+	tokenTagBytes    = 16
+	tokenBytes       = tokenRandomBytes + tokenTagBytes
+)
 
-// TokenLen is the length of an skey: 32 random bytes, base64url unpadded.
+// TokenLen is the length of an skey.
 var TokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
 
-// NewToken returns a fresh skey: 32 bytes from crypto/rand, URL-safe.
-func NewToken() (string, error) {
+// ErrNoKey is returned by NewKeys without a secret key.
+var ErrNoKey = errors.New("session: no secret key")
+
+// Keys mints and verifies skeys and authenticates cache entries. Keys are
+// derived from the secret keys: the current one signs, the current and the
+// previous ones verify, so WXID_SECRET_KEY can be rotated (with the old key
+// in WXID_SECRET_KEY_PREVIOUS) without logging anyone out.
+type Keys struct {
+	token [][]byte // skey tags: current first
+	entry [][]byte // cache entry tags: current first
+}
+
+// NewKeys derives the skey and cache-entry keys from the secret keys,
+// the current one first.
+func NewKeys(secrets ...[]byte) (*Keys, error) {
+	if len(secrets) == 0 || len(secrets[0]) == 0 {
+		return nil, ErrNoKey
+	}
+	k := &Keys{}
+	for _, s := range secrets {
+		t, err := hkdf.Key(sha256.New, s, nil, "wxid/skey", 32)
+		if err != nil {
+			return nil, fmt.Errorf("deriving the skey key: %w", err)
+		}
+		e, err := hkdf.Key(sha256.New, s, nil, "wxid/session-cache-entry", 32)
+		if err != nil {
+			return nil, fmt.Errorf("deriving the cache entry key: %w", err)
+		}
+		k.token = append(k.token, t)
+		k.entry = append(k.entry, e)
+	}
+	return k, nil
+}
+
+var tokenDomain = []byte("wxid skey v1")
+
+func tokenTag(key, random []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(tokenDomain)
+	m.Write(random)
+	return m.Sum(nil)[:tokenTagBytes]
+}
+
+// NewToken returns a fresh skey signed with the current key.
+func (k *Keys) NewToken() (string, error) {
 	b := make([]byte, tokenBytes)
-	if _, err := rand.Read(b); err != nil {
+	if _, err := rand.Read(b[:tokenRandomBytes]); err != nil {
 		return "", fmt.Errorf("reading crypto/rand: %w", err)
 	}
+	copy(b[tokenRandomBytes:], tokenTag(k.token[0], b[:tokenRandomBytes]))
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// Verify reports whether s is an skey wxid issued under the current or a
+// previous key. It says nothing of whether the skey is still live.
+func (k *Keys) Verify(s string) bool {
+	if len(s) != TokenLen {
+		return false
+	}
+	var b [tokenBytes]byte
+	n, err := base64.RawURLEncoding.Decode(b[:], []byte(s))
+	if err != nil || n != tokenBytes {
+		return false
+	}
+	// Decode accepts a non-canonical last character; an skey has exactly
+	// one spelling, so that its hash is exactly one row.
+	if base64.RawURLEncoding.EncodeToString(b[:]) != s {
+		return false
+	}
+	for _, key := range k.token {
+		if hmac.Equal(tokenTag(key, b[:tokenRandomBytes]), b[tokenRandomBytes:]) {
+			return true
+		}
+	}
+	return false
 }
 
 // Hash returns the lowercase hex SHA-256 of an skey: what the database
@@ -28,21 +112,6 @@ func NewToken() (string, error) {
 func Hash(skey string) string {
 	sum := sha256.Sum256([]byte(skey))
 	return hex.EncodeToString(sum[:])
-}
-
-// WellFormed reports whether s has the shape of an skey, so that garbage is
-// refused without a cache or database lookup.
-func WellFormed(s string) bool {
-	if len(s) != TokenLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' {
-			return false
-		}
-	}
-	return true
 }
 
 // CacheKey is the cache key of the session with skey hash hash.
