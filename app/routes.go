@@ -37,9 +37,13 @@ const (
 	// standard introspection query is 6 (ofType chains are not counted).
 	MaxDepth = 10
 	// upstreamCost is the cost of a field that calls WeChat (login,
-	// decryptPhoneNumber): two of them do not fit in one request without
-	// an admin token.
+	// decryptPhoneNumber) or runs a locking transaction (refreshSession,
+	// logout): two of them do not fit in one request without an admin
+	// token, so aliases cannot multiply the work.
 	upstreamCost = MaxComplexity/2 + 1
+	// meCost is the cost of me, which may read the database: aliased
+	// copies add up, and a request holds at most four.
+	meCost = MaxComplexity / 5
 	// maxTokens bounds the tokens the parser reads.
 	maxTokens = 5_000
 )
@@ -77,6 +81,9 @@ func (a *App) graphQLHandler(r *resolvers.Resolver) http.Handler {
 	cfg.Directives.Admin = resolvers.Admin
 	cfg.Complexity.Mutation.Login = func(child int, _ model.LoginInput) int { return upstreamCost + child }
 	cfg.Complexity.Mutation.DecryptPhoneNumber = func(child int, _ model.DecryptPhoneNumberInput) int { return upstreamCost + child }
+	cfg.Complexity.Mutation.RefreshSession = func(child int) int { return upstreamCost + child }
+	cfg.Complexity.Mutation.Logout = func(int) int { return upstreamCost }
+	cfg.Complexity.Query.Me = func(child int) int { return meCost + child }
 	resolvers.SetAdminComplexity(&cfg.Complexity)
 
 	srv := handler.New(graph.NewExecutableSchema(cfg))

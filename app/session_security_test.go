@@ -82,3 +82,33 @@ func meID(t *testing.T, e *apptest.Env, skey string) string {
 	apptest.Must(t, e.Do(t, skey, `{ me { id } }`, nil)).Decode(t, &out)
 	return out.Me.ID
 }
+
+// TestAliasesCannotMultiplyDatabaseWork: root fields that touch the
+// database are priced, so one request runs only a handful of them.
+func TestAliasesCannotMultiplyDatabaseWork(t *testing.T) {
+	e := apptest.New(t, apptest.Options{Backend: apptest.MySQL, Memcached: true, CountQueries: true})
+	l := e.Login(t, "", "alice")
+	const everyField = `{ id unionId phoneNumber purePhoneNumber countryCode openIds { appId openId } createdAt lastLoginAt }`
+
+	e.Queries.Start()
+	r := e.Do(t, l.Skey, aliased(100, "me "+everyField), nil)
+	n, stmts := e.Queries.Stop()
+	require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED", r.Code())
+	require.Zero(t, n, "refused before anything runs: %v", stmts)
+
+	// A handful still works: a page may ask for me in a few fragments.
+	apptest.Must(t, e.Do(t, l.Skey, aliased(3, "me "+everyField), nil))
+
+	for _, m := range []string{"refreshSession { skey }", "logout", "login(input: {code: \"x\"}) { skey }"} {
+		mutation := "mutation " + aliased(2, m)
+		e.Queries.Start()
+		r := e.Do(t, l.Skey, mutation, nil)
+		n, stmts := e.Queries.Stop()
+		require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED", r.Code(), mutation)
+		require.Zero(t, n, "%s: %v", mutation, stmts)
+	}
+	// One of each still works.
+	var out struct{ RefreshSession struct{ Skey string } }
+	apptest.Must(t, e.Do(t, l.Skey, `mutation { refreshSession { skey expiresAt } }`, nil)).Decode(t, &out)
+	apptest.Must(t, e.Do(t, out.RefreshSession.Skey, `mutation { logout }`, nil))
+}
