@@ -153,6 +153,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error)
 		Log:      a.Log,
 	})
 
+	// Learn the revocations of the last TTL before serving, so that a
+	// restarted instance forgets none of them; Run keeps polling.
+	if err := a.Sessions.PollRevocations(ctx); err != nil {
+		a.Log.WarnContext(ctx, "revocation feed: first poll failed; retrying in the background", "err", err)
+	}
+
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
 	a.wg.Add(1)

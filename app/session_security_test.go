@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -73,6 +74,18 @@ func TestTamperedCacheEntries(t *testing.T) {
 	t.Run("a forged tombstone does not log bob out", func(t *testing.T) {
 		require.NoError(t, c.Set(ctx, bobKey, []byte("x"), 0))
 		require.Equal(t, bob.User.ID, meID(t, e, bob.Skey))
+	})
+	t.Run("alice's entry replayed after her logout", func(t *testing.T) {
+		other := apptest.New(t, apptest.Options{Backend: apptest.MySQL, Memcache: e.Memcached, WeChat: e.WeChat, DatabaseURL: e.DatabaseURL})
+		require.Equal(t, alice.User.ID, meID(t, other, alice.Skey))
+		entry, err := c.Get(ctx, aliceKey)
+		require.NoError(t, err)
+		apptest.Must(t, e.Do(t, alice.Skey, `mutation { logout }`, nil))
+		require.NoError(t, c.Set(ctx, aliceKey, entry, 0), "the attacker puts the live entry back")
+		require.Equal(t, "UNAUTHENTICATED", e.Do(t, alice.Skey, `{ me { id } }`, nil).Code())
+		require.Eventually(t, func() bool {
+			return other.Do(t, alice.Skey, `{ me { id } }`, nil).Code() == "UNAUTHENTICATED"
+		}, 3*time.Second, 20*time.Millisecond, "the other instance learns the revocation from the feed")
 	})
 }
 

@@ -226,11 +226,11 @@ func (m *Manager) Purge(ctx context.Context) (int, error) {
 	}
 }
 
-// Run does the background work until ctx ends: it retries cache
-// invalidations that failed and purges dead sessions every purgeEvery
-// (never when zero).
+// Run does the background work until ctx ends: every FeedInterval it
+// retries cache invalidations that failed and polls the revocation feed;
+// it purges dead sessions every purgeEvery (never when zero).
 func (m *Manager) Run(ctx context.Context, purgeEvery time.Duration) {
-	retry := time.NewTicker(time.Second)
+	retry := time.NewTicker(FeedInterval)
 	defer retry.Stop()
 	var purge <-chan time.Time
 	if purgeEvery > 0 {
@@ -244,6 +244,9 @@ func (m *Manager) Run(ctx context.Context, purgeEvery time.Duration) {
 			return
 		case <-retry.C:
 			m.retryInvalidations(ctx)
+			if err := m.PollRevocations(ctx); err != nil && ctx.Err() == nil {
+				m.log.WarnContext(ctx, "revocation feed: database unreachable; revocations by other instances may arrive late", "err", err)
+			}
 		case <-purge:
 			if n, err := m.Purge(ctx); err != nil {
 				m.log.ErrorContext(ctx, "purging sessions", "err", err)

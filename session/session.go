@@ -88,6 +88,7 @@ type Manager struct {
 	log     *slog.Logger
 	metrics *metrics
 	pending *pendingInvalidations
+	revoked *revocations
 }
 
 // NewManager returns a Manager over the database, the cache and the sealer
@@ -107,6 +108,7 @@ func NewManager(db *ent.Client, c cache.Cache, s *sealer.Sealer, o Options) *Man
 		db:   db, cache: c, sealer: s, opts: o, log: o.Logger,
 		metrics: newMetrics(o.Registerer),
 		pending: newPendingInvalidations(),
+		revoked: newRevocations(),
 	}
 }
 
@@ -175,9 +177,10 @@ func (m *Manager) Resolve(ctx context.Context, skey string) (Info, error) {
 			m.metrics.resolved.WithLabelValues("cache", "invalid").Inc()
 			return Info{}, ErrInvalid
 		}
-		if m.pending.has(hash) {
-			// Revoked while the cache was unreachable; the tombstone is
-			// still to be written.
+		if m.pending.has(hash) || m.revoked.has(hash) {
+			// Revoked while the cache was unreachable (here, or on another
+			// instance: the revocation feed); the tombstone is still to be
+			// written, or was overwritten by a replayed entry.
 			m.metrics.resolved.WithLabelValues("cache", "invalid").Inc()
 			return Info{}, ErrInvalid
 		}
@@ -277,6 +280,7 @@ const negativeTTL = 5 * time.Minute
 func (m *Manager) bury(ctx context.Context, hashes []string, until time.Time) {
 	ttl := until.Sub(m.now()) + time.Minute
 	for _, h := range hashes {
+		m.revoked.add(h, m.entryLifeAfter(m.now()))
 		key := CacheKey(h)
 		if err := m.cache.Set(context.WithoutCancel(ctx), key, m.keys.tombstone(key), ttl); err != nil {
 			m.log.WarnContext(ctx, "cache unreachable while revoking a session; will retry", "err", err)

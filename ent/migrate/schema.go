@@ -93,6 +93,11 @@ var (
 				Columns: []*schema.Column{SessionsColumns[2]},
 			},
 			{
+				Name:    "session_revoked_at",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[7]},
+			},
+			{
 				Name:    "session_user_id",
 				Unique:  false,
 				Columns: []*schema.Column{SessionsColumns[13]},

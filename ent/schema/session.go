@@ -78,6 +78,8 @@ func (Session) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("expires_at"),
 		index.Fields("family"),
+		// The revocation feed polls sessions revoked since its last poll.
+		index.Fields("revoked_at"),
 		// SQLite does not index foreign keys by itself.
 		index.Fields("user_id"),
 	}
