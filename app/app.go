@@ -140,7 +140,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error)
 		RowLocks: a.DB.Dialect == dialect.MySQL,
 	})
 	apps := identity.Apps{Default: cfg.DefaultAppID, Secrets: cfg.Apps}
-	a.Identity = identity.NewService(a.DB.Client, a.WeChat, apps, a.Sessions, seal, identity.Options{Now: o.Now, Logger: a.Log})
+	a.Identity = identity.NewService(a.DB.Client, a.WeChat, apps, a.Sessions, seal, identity.Options{
+		Now: o.Now, Logger: a.Log, RowLocks: a.DB.Dialect == dialect.MySQL,
+	})
 	a.Tokens = accesstoken.New(a.Cache, a.WeChat, accesstoken.Options{Now: o.Now, Logger: a.Log, Registerer: a.Registry})
 	a.Phone = phone.NewService(a.DB.Client, seal, apps, a.Tokens, a.WeChat, phone.Options{Now: o.Now, Logger: a.Log})
 

@@ -1,11 +1,43 @@
 // Package identity registers and finds users: login binds a WeChat
 // identity (appid, openid, unionid) to exactly one wxid user.
 //
-// Binding rules (DESIGN.md): a known (appid, openid) means its user; else a
-// known unionid means that user, and the new openid joins it; else a new
-// user. Concurrent first logins of one person race on the unique keys of
-// OpenID and UnionID; the losers retry and find the winner's user, so
+// Binding rules: a known (appid, openid) means its user; else a known
+// unionid means that user, and the new openid joins it; else a new user.
+// Concurrent first logins of one person race on the unique keys of OpenID
+// and UnionID; the losers roll back, retry and find the winner's user, so
 // exactly one user exists and exactly one login reports it new.
+//
+// # Lock order
+//
+// A login runs in one transaction that ends with the new session's INSERT.
+// Every transaction that writes these tables takes its row locks in one
+// order, so crowds of logins of one person, and refreshes racing them,
+// queue instead of deadlocking:
+//
+//  1. reads that find the rows (openid, then unionid) take no lock;
+//  2. the OpenID row: the UPDATE that stores the newest session_key;
+//  3. the user's row: SELECT ... FOR UPDATE (MySQL), which also sees a
+//     disable that committed meanwhile, then the UPDATE of last_login_at;
+//  4. the session row: its INSERT's foreign key checks take shared locks on
+//     the OpenID row and then the user's row, rows the login already holds.
+//
+// The order of 2 and 3 is the order in which InnoDB checks a session's
+// foreign keys (by constraint name: sessions_open_ids_sessions before
+// sessions_users_sessions). refreshSession locks its session row and then,
+// through the successor's foreign keys, the OpenID row and the user's row
+// in the same order, so a refresh and a login of the same user wait for
+// each other instead of deadlocking (TestLoginCrowds runs both at once).
+//
+// A first login has no rows to lock: it inserts the user, the unionid, the
+// openid and the session, and a concurrent first login of the same person
+// waits on the first unique key it shares, then fails on it and retries as
+// a returning login. A login of a person known from another app locks the
+// known user and inserts the new OpenID row. Everything a login retries (a
+// taken unique key, a deadlock or lock-wait timeout caused by another
+// writer, a busy SQLite) is retried until the request's deadline: once
+// WeChat has accepted the code it is spent, and failing would cost the
+// user a new wx.login(). SQLite has no row locks; wxid opens its
+// transactions with BEGIN IMMEDIATE, which serialises them.
 package identity
 
 import (
@@ -23,6 +55,7 @@ import (
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/ent/unionid"
+	"github.com/wxid/wxid/ent/user"
 	"github.com/wxid/wxid/sealer"
 	"github.com/wxid/wxid/session"
 	"github.com/wxid/wxid/wechat"
@@ -62,6 +95,7 @@ type Service struct {
 	sealer   *sealer.Sealer
 	now      func() time.Time
 	log      *slog.Logger
+	rowLocks bool
 }
 
 // Options configure a Service.
@@ -70,6 +104,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	// RowLocks locks the user's row with SELECT ... FOR UPDATE (MySQL; see
+	// the lock order in the package documentation).
+	RowLocks bool
 }
 
 // NewService returns a login service.
@@ -80,7 +117,7 @@ func NewService(db *ent.Client, upstream Upstream, apps Apps, sessions *session.
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Service{db: db, upstream: upstream, apps: apps, sessions: sessions, sealer: s, now: o.Now, log: o.Logger}
+	return &Service{db: db, upstream: upstream, apps: apps, sessions: sessions, sealer: s, now: o.Now, log: o.Logger, rowLocks: o.RowLocks}
 }
 
 // LoginResult is a successful login.
@@ -117,28 +154,38 @@ func (s *Service) Login(ctx context.Context, appID, code string, meta session.Cl
 	}
 	sealedKey := s.sealer.Seal([]byte(ws.SessionKey), SessionKeyAAD(app.AppID, ws.OpenID))
 
-	var b binding
-	for attempt := 1; ; attempt++ {
-		b, err = s.bind(ctx, app.AppID, ws, sealedKey)
-		if err == nil {
-			break
-		}
-		if errors.Is(err, errDisabled) {
-			return nil, apperr.Forbidden("this account is disabled")
-		}
-		if attempt == maxBindAttempts || !retryable(err) || ctx.Err() != nil {
-			return nil, apperr.Internal(fmt.Errorf("binding login identity: %w", err))
-		}
-		// Another login of the same person won the race for the unique
-		// keys: retry, and find what it created.
-		time.Sleep(time.Duration(attempt*attempt) * time.Duration(1+rand.IntN(5)) * time.Millisecond)
-	}
-	skey, info, err := s.sessions.Issue(ctx, b.user.ID, b.openID.ID, app.AppID, ws.OpenID, meta)
+	b, err := s.bindRetrying(ctx, app.AppID, ws, sealedKey, meta)
 	if err != nil {
-		return nil, apperr.Internal(err)
+		return nil, err
 	}
+	s.sessions.Publish(ctx, b.session)
 	s.log.InfoContext(ctx, "login", "appid", app.AppID, "user_id", b.user.ID, "new_user", b.isNew)
-	return &LoginResult{Skey: skey, Session: info, User: b.user, OpenID: ws.OpenID, UnionID: ws.UnionID, IsNewUser: b.isNew}, nil
+	return &LoginResult{Skey: b.session.Skey, Session: b.session.Info, User: b.user, OpenID: ws.OpenID, UnionID: ws.UnionID, IsNewUser: b.isNew}, nil
+}
+
+// bindRetrying runs bind until it succeeds, fails for good, or the
+// request's deadline passes. A taken unique key (another login of the same
+// person won the race), a deadlock or a lock-wait timeout are retried: the
+// next attempt finds what the winner created.
+func (s *Service) bindRetrying(ctx context.Context, appID string, ws wechat.Session, sealedKey []byte, meta session.ClientMeta) (binding, error) {
+	for attempt := 1; ; attempt++ {
+		b, err := s.bind(ctx, appID, ws, sealedKey, meta)
+		switch {
+		case err == nil:
+			return b, nil
+		case errors.Is(err, errDisabled):
+			return b, apperr.Forbidden("this account is disabled")
+		case !retryable(err) || ctx.Err() != nil:
+			return b, apperr.Internal(fmt.Errorf("binding login identity (attempt %d): %w", attempt, err))
+		}
+		s.log.DebugContext(ctx, "login lost a race; retrying", "attempt", attempt, "err", err)
+		backoff := time.Duration(min(attempt, 6)*(1+rand.IntN(5))) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return b, apperr.Internal(fmt.Errorf("binding login identity: %w (last: %w)", ctx.Err(), err))
+		case <-time.After(backoff):
+		}
+	}
 }
 
 // SessionKeyAAD binds a sealed session_key to its OpenID row.
@@ -146,23 +193,25 @@ func SessionKeyAAD(appID, openID string) []byte {
 	return []byte("session_key\x00" + appID + "\x00" + openID)
 }
 
-const maxBindAttempts = 6
-
 type binding struct {
-	user   *ent.User
-	openID *ent.OpenID
-	isNew  bool
+	user    *ent.User
+	openID  *ent.OpenID
+	isNew   bool
+	session session.Issued
 }
 
-// bind finds or creates the user of a WeChat identity in one transaction
-// and records the login on it.
-func (s *Service) bind(ctx context.Context, appID string, ws wechat.Session, sealedKey []byte) (binding, error) {
+// bind finds or creates the user of a WeChat identity, records the login
+// on it and creates its session, in one transaction.
+func (s *Service) bind(ctx context.Context, appID string, ws wechat.Session, sealedKey []byte, meta session.ClientMeta) (binding, error) {
 	var b binding
 	tx, err := s.db.Tx(ctx)
 	if err != nil {
 		return b, fmt.Errorf("starting transaction: %w", err)
 	}
 	if err := s.bindTx(ctx, tx, appID, ws, sealedKey, &b); err != nil {
+		return b, errors.Join(err, tx.Rollback())
+	}
+	if b.session, err = s.sessions.IssueTx(ctx, tx, b.user.ID, b.openID.ID, appID, ws.OpenID, meta); err != nil {
 		return b, errors.Join(err, tx.Rollback())
 	}
 	if err := tx.Commit(); err != nil {
@@ -179,34 +228,45 @@ func (s *Service) bindTx(ctx context.Context, tx *ent.Tx, appID string, ws wecha
 		Only(ctx)
 	switch {
 	case err == nil:
-		// A returning user: the newest session_key wins.
-		if b.openID, err = tx.OpenID.UpdateOne(oid).SetSessionKey(sealedKey).Save(ctx); err != nil {
+		// A returning user. Lock order: its OpenID row (the newest
+		// session_key wins), then the user.
+		if b.openID, err = tx.OpenID.UpdateOne(oid).SetSessionKey(sealedKey).SetUpdatedAt(now).Save(ctx); err != nil {
 			return fmt.Errorf("storing session key: %w", err)
+		}
+		u, err := s.lockUser(ctx, tx, oid.UserID)
+		if err != nil {
+			return err
 		}
 		if err := s.attachUnionID(ctx, tx, oid.UserID, ws.UnionID); err != nil {
 			return err
 		}
-		return s.recordLogin(ctx, tx, oid.UserID, now, b)
+		return s.recordLogin(ctx, tx, u, now, b)
 	case !ent.IsNotFound(err):
 		return fmt.Errorf("finding openid: %w", err)
 	}
 
-	userID := 0
+	var known *ent.User
 	if ws.UnionID != "" {
 		uid, err := tx.UnionID.Query().Where(unionid.Unionid(ws.UnionID)).Only(ctx)
 		switch {
 		case err == nil:
-			userID = uid.UserID // the person is known from another app
+			// The person is known from another app: lock its user first.
+			if known, err = s.lockUser(ctx, tx, uid.UserID); err != nil {
+				return err
+			}
 		case !ent.IsNotFound(err):
 			return fmt.Errorf("finding unionid: %w", err)
 		}
 	}
-	if userID == 0 {
+	userID := 0
+	if known != nil {
+		userID = known.ID
+	} else {
 		u, err := tx.User.Create().SetCreatedAt(now).SetUpdatedAt(now).SetLastLoginAt(now).Save(ctx)
 		if err != nil {
 			return fmt.Errorf("creating user: %w", err)
 		}
-		userID, b.isNew = u.ID, true
+		userID, b.isNew, b.user = u.ID, true, u
 		if ws.UnionID != "" {
 			if err := tx.UnionID.Create().SetUnionid(ws.UnionID).SetUserID(userID).SetCreatedAt(now).Exec(ctx); err != nil {
 				return fmt.Errorf("creating unionid: %w", err)
@@ -224,21 +284,35 @@ func (s *Service) bindTx(ctx context.Context, tx *ent.Tx, appID string, ws wecha
 	if err != nil {
 		return fmt.Errorf("creating openid: %w", err)
 	}
-	return s.recordLogin(ctx, tx, userID, now, b)
+	if known == nil {
+		return nil // a new user: created with its login time
+	}
+	return s.recordLogin(ctx, tx, known, now, b)
 }
 
 // errDisabled rolls back the login of a disabled user.
 var errDisabled = errors.New("user is disabled")
 
-// recordLogin sets the user's last login time, refusing disabled users.
-func (s *Service) recordLogin(ctx context.Context, tx *ent.Tx, userID int, now time.Time, b *binding) error {
-	u, err := tx.User.Get(ctx, userID)
+// lockUser reads a user's row and, on MySQL, locks it (SELECT ... FOR
+// UPDATE): the first lock of a login, see the package documentation.
+func (s *Service) lockUser(ctx context.Context, tx *ent.Tx, userID int) (*ent.User, error) {
+	q := tx.User.Query().Where(user.ID(userID))
+	if s.rowLocks {
+		q = q.ForUpdate()
+	}
+	u, err := q.Only(ctx)
 	if err != nil {
-		return fmt.Errorf("reading user: %w", err)
+		return nil, fmt.Errorf("reading user: %w", err)
 	}
 	if u.Disabled {
-		return errDisabled
+		return nil, errDisabled
 	}
+	return u, nil
+}
+
+// recordLogin sets the locked user's last login time.
+func (s *Service) recordLogin(ctx context.Context, tx *ent.Tx, u *ent.User, now time.Time, b *binding) error {
+	var err error
 	b.user, err = tx.User.UpdateOne(u).SetLastLoginAt(now).Save(ctx)
 	if err != nil {
 		return fmt.Errorf("recording login: %w", err)

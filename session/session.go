@@ -120,13 +120,40 @@ func (m *Manager) now() time.Time { return m.opts.Now().UTC() }
 // Issue creates a session for a login that has just succeeded and returns
 // its skey.
 func (m *Manager) Issue(ctx context.Context, userID, openIDID int, appID, openID string, meta ClientMeta) (string, Info, error) {
-	skey, err := m.keys.NewToken()
+	var is Issued
+	err := withTx(ctx, m.db, func(tx *ent.Tx) error {
+		var err error
+		is, err = m.IssueTx(ctx, tx, userID, openIDID, appID, openID, meta)
+		return err
+	})
 	if err != nil {
 		return "", Info{}, err
 	}
+	m.Publish(ctx, is)
+	return is.Skey, is.Info, nil
+}
+
+// Issued is a session created inside a caller's transaction; Publish makes
+// it known to the cache once that transaction has committed.
+type Issued struct {
+	// Skey is the new session token. Never log it.
+	Skey string `json:"-"`
+	// Info describes the session.
+	Info Info
+}
+
+// IssueTx creates a session inside tx, the login's own transaction, so that
+// the session row is written under the locks the login already holds (the
+// user's row, then its OpenID row: see the identity package's lock order).
+// Call Publish after tx commits.
+func (m *Manager) IssueTx(ctx context.Context, tx *ent.Tx, userID, openIDID int, appID, openID string, meta ClientMeta) (Issued, error) {
+	skey, err := m.keys.NewToken()
+	if err != nil {
+		return Issued{}, err
+	}
 	now := m.now()
 	abs := now.Add(m.opts.MaxAge)
-	row, err := m.db.Session.Create().
+	row, err := tx.Session.Create().
 		SetUserID(userID).
 		SetOpenIDID(openIDID).
 		SetTokenHash(Hash(skey)).
@@ -138,13 +165,17 @@ func (m *Manager) Issue(ctx context.Context, userID, openIDID int, appID, openID
 		SetUserAgent(truncate(meta.UserAgent, 512)).
 		Save(ctx)
 	if err != nil {
-		return "", Info{}, fmt.Errorf("creating session: %w", err)
+		return Issued{}, fmt.Errorf("creating session: %w", err)
 	}
-	info := Info{ID: row.ID, UserID: userID, OpenIDID: openIDID, AppID: appID, OpenID: openID,
-		ExpiresAt: row.ExpiresAt, AbsoluteExpiresAt: abs}
-	_ = m.store(ctx, Hash(skey), info, false) // a miss later reads the database
+	return Issued{Skey: skey, Info: Info{ID: row.ID, UserID: userID, OpenIDID: openIDID, AppID: appID, OpenID: openID,
+		ExpiresAt: row.ExpiresAt, AbsoluteExpiresAt: abs}}, nil
+}
+
+// Publish caches a session that IssueTx created, once its transaction has
+// committed. A failure only costs a database read later.
+func (m *Manager) Publish(ctx context.Context, is Issued) {
+	_ = m.store(ctx, Hash(is.Skey), is.Info, false)
 	m.metrics.issued.Inc()
-	return skey, info, nil
 }
 
 // Resolve returns the live session of an skey: the cache first, the
