@@ -27,6 +27,9 @@
 // through the successor's foreign keys, the OpenID row and the user's row
 // in the same order, so a refresh and a login of the same user wait for
 // each other instead of deadlocking (TestLoginCrowds runs both at once).
+// Both run at READ COMMITTED on MySQL (session.TxOptions): their locking
+// reads lock rows, not the gaps between them, so a refresh's lock on its
+// session row never blocks a login's INSERT of a new session beside it.
 //
 // A first login has no rows to lock: it inserts the user, the unionid, the
 // openid and the session, and a concurrent first login of the same person
@@ -204,7 +207,7 @@ type binding struct {
 // on it and creates its session, in one transaction.
 func (s *Service) bind(ctx context.Context, appID string, ws wechat.Session, sealedKey []byte, meta session.ClientMeta) (binding, error) {
 	var b binding
-	tx, err := s.db.Tx(ctx)
+	tx, err := s.db.BeginTx(ctx, session.TxOptions(s.rowLocks))
 	if err != nil {
 		return b, fmt.Errorf("starting transaction: %w", err)
 	}

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -27,7 +28,7 @@ func (m *Manager) Refresh(ctx context.Context, skey string, meta ClientMeta) (st
 		oldInfo  Info
 		newEntry bool
 	)
-	err := withTx(ctx, m.db, func(tx *ent.Tx) error {
+	err := withTx(ctx, m.db, m.opts.RowLocks, func(tx *ent.Tx) error {
 		now := m.now()
 		q := tx.Session.Query().Where(entsession.TokenHash(hash)).WithOpenID()
 		if m.opts.RowLocks {
@@ -273,9 +274,13 @@ func (m *Manager) retryInvalidations(ctx context.Context) {
 	}
 }
 
-// withTx runs fn in a transaction, rolling back on error or panic.
-func withTx(ctx context.Context, db *ent.Client, fn func(tx *ent.Tx) error) (err error) {
-	tx, err := db.Tx(ctx)
+// withTx runs fn in a transaction, rolling back on error or panic. With
+// rowLocks (MySQL) the transaction reads committed data: its locking reads
+// lock the rows they find and no gaps, so a refresh's lock on its session
+// row cannot block a login's INSERT of a new session into the same index
+// (the deadlock a crowd of logins and refreshes otherwise finds).
+func withTx(ctx context.Context, db *ent.Client, rowLocks bool, fn func(tx *ent.Tx) error) (err error) {
+	tx, err := db.BeginTx(ctx, TxOptions(rowLocks))
 	if err != nil {
 		return fmt.Errorf("starting transaction: %w", err)
 	}
@@ -295,4 +300,13 @@ func withTx(ctx context.Context, db *ent.Client, fn func(tx *ent.Tx) error) (err
 		return fmt.Errorf("committing: %w", err)
 	}
 	return nil
+}
+
+// TxOptions are the options of wxid's writing transactions: READ
+// COMMITTED where rows are locked (MySQL), the driver's default elsewhere.
+func TxOptions(rowLocks bool) *sql.TxOptions {
+	if !rowLocks {
+		return nil
+	}
+	return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 }

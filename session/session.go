@@ -121,7 +121,7 @@ func (m *Manager) now() time.Time { return m.opts.Now().UTC() }
 // its skey.
 func (m *Manager) Issue(ctx context.Context, userID, openIDID int, appID, openID string, meta ClientMeta) (string, Info, error) {
 	var is Issued
-	err := withTx(ctx, m.db, func(tx *ent.Tx) error {
+	err := withTx(ctx, m.db, m.opts.RowLocks, func(tx *ent.Tx) error {
 		var err error
 		is, err = m.IssueTx(ctx, tx, userID, openIDID, appID, openID, meta)
 		return err
