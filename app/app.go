@@ -128,13 +128,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error)
 		return nil, err
 	}
 	seal := a.Sealer
-	keys, err := session.NewKeys(cfg.SecretKey)
-	if err != nil {
-		return nil, err
-	}
 	a.WeChat = a.newWeChatClient()
 	a.Sessions = session.NewManager(a.DB.Client, a.Cache, seal, session.Options{
-		Keys: keys,
+		Keys: session.NewKeys(seal),
 		TTL:  cfg.SessionTTL, MaxAge: cfg.SessionMaxAge, Grace: cfg.RefreshGrace,
 		Now: o.Now, Logger: a.Log, Registerer: a.Registry,
 		RowLocks: a.DB.Dialect == dialect.MySQL,

@@ -67,6 +67,8 @@ func TestSecretKeyRotation(t *testing.T) {
 	require.True(t, opensUnder(keyB, sealed, "alice"), "new data is sealed under the current key")
 	require.False(t, opensUnder(keyA, sealed, "alice"))
 	next := refresh(t, rotated, again.Skey)
+	// Bob's new skey is signed under B; his session_key stays sealed under A.
+	bobNext := refresh(t, rotated, bob.Skey)
 
 	// Drop A: what was sealed under B works, what only A opens fails cleanly.
 	drop := shared
@@ -79,8 +81,11 @@ func TestSecretKeyRotation(t *testing.T) {
 
 	data, iv, err = after.WeChat.EncryptPhone(apptest.AppID, "bob", "+8613800138002", "86")
 	require.NoError(t, err)
-	r := after.Do(t, bob.Skey, phoneMutation, phoneVars(data, iv, ""))
+	r := after.Do(t, bobNext.Skey, phoneMutation, phoneVars(data, iv, ""))
 	require.Equal(t, "DECRYPT_FAILED", r.Code(), "bob's session_key was sealed only under A: %s", r.Body)
 	require.Equal(t, phone.MsgDecryptFailed, r.Errors[0].Message)
 	require.Contains(t, after.Logs.String(), "stored session key does not open")
+	// An skey signed only under A stops once A is dropped: the procedure
+	// keeps A listed for WXID_SESSION_MAX_AGE.
+	require.Equal(t, "UNAUTHENTICATED", after.Do(t, bob.Skey, `{ me { id } }`, nil).Code())
 }

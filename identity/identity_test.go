@@ -38,9 +38,7 @@ func newService(t *testing.T, up Upstream) (*Service, *ent.Client) {
 	require.NoError(t, db.Migrate(context.Background()))
 	seal, err := sealer.New(sealer.GenerateKey())
 	require.NoError(t, err)
-	keys, err := session.NewKeys(sealer.GenerateKey())
-	require.NoError(t, err)
-	sessions := session.NewManager(db.Client, cache.NewMemory(100), seal, session.Options{Keys: keys, TTL: time.Minute, MaxAge: time.Hour})
+	sessions := session.NewManager(db.Client, cache.NewMemory(100), seal, session.Options{Keys: session.NewKeys(seal), TTL: time.Minute, MaxAge: time.Hour})
 	apps := Apps{Default: "wxa", Secrets: map[string]string{"wxa": "sa", "wxb": "sb"}}
 	return NewService(db.Client, up, apps, sessions, seal, Options{}), db.Client
 }

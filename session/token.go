@@ -1,14 +1,14 @@
 package session
 
 import (
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
+
+	"github.com/wxid/wxid/sealer"
 )
 
 // An skey is 24 random bytes followed by a 16-byte tag, URL-safe base64
@@ -16,7 +16,8 @@ import (
 //
 //	skey = base64url( random[24] || HMAC-SHA256(Kt, "wxid skey v1" || random)[:16] )
 //
-// Kt is derived from WXID_SECRET_KEY (HKDF-SHA256, info "wxid/skey"), so
+// Kt is derived from WXID_SECRET_KEY (HKDF-SHA256, info "wxid/skey"; see
+// sealer.Derive), so
 // only wxid can mint an skey that verifies, and an skey wxid did not issue
 // is refused before any cache or database lookup: guessing one costs the
 // guesser, not wxid. The random part alone carries 192 bits, so skeys stay
@@ -30,38 +31,19 @@ const (
 // TokenLen is the length of an skey.
 var TokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
 
-// ErrNoKey is returned by NewKeys without a secret key.
-var ErrNoKey = errors.New("session: no secret key")
-
-// Keys mints and verifies skeys and authenticates cache entries. Keys are
-// derived from the secret keys: the current one signs, the current and the
-// previous ones verify, so WXID_SECRET_KEY can be rotated (with the old key
-// in WXID_SECRET_KEY_PREVIOUS) without logging anyone out.
+// Keys mint and verify skeys and authenticate cache entries. They are
+// derived from the secret keys (sealer.Derive): the current one signs, the
+// current and the previous ones verify, so WXID_SECRET_KEY can be rotated
+// (with the old key in WXID_SECRET_KEY_PREVIOUS) without logging anyone out.
 type Keys struct {
 	token [][]byte // skey tags: current first
 	entry [][]byte // cache entry tags: current first
 }
 
-// NewKeys derives the skey and cache-entry keys from the secret keys,
-// the current one first.
-func NewKeys(secrets ...[]byte) (*Keys, error) {
-	if len(secrets) == 0 || len(secrets[0]) == 0 {
-		return nil, ErrNoKey
-	}
-	k := &Keys{}
-	for _, s := range secrets {
-		t, err := hkdf.Key(sha256.New, s, nil, "wxid/skey", 32)
-		if err != nil {
-			return nil, fmt.Errorf("deriving the skey key: %w", err)
-		}
-		e, err := hkdf.Key(sha256.New, s, nil, "wxid/session-cache-entry", 32)
-		if err != nil {
-			return nil, fmt.Errorf("deriving the cache entry key: %w", err)
-		}
-		k.token = append(k.token, t)
-		k.entry = append(k.entry, e)
-	}
-	return k, nil
+// NewKeys derives the skey and cache-entry keys from the sealer's secret
+// keys.
+func NewKeys(s *sealer.Sealer) *Keys {
+	return &Keys{token: s.Derive("skey"), entry: s.Derive("session-cache-entry")}
 }
 
 var tokenDomain = []byte("wxid skey v1")
