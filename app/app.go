@@ -139,7 +139,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error)
 	a.Identity = identity.NewService(a.DB.Client, a.WeChat, apps, a.Sessions, seal, identity.Options{
 		Now: o.Now, Logger: a.Log, RowLocks: a.DB.Dialect == dialect.MySQL,
 	})
-	a.Tokens = accesstoken.New(a.Cache, a.WeChat, accesstoken.Options{Now: o.Now, Logger: a.Log, Registerer: a.Registry})
+	a.Tokens = accesstoken.New(a.Cache, a.WeChat, accesstoken.Options{Now: o.Now, Logger: a.Log, Registerer: a.Registry, Sealer: seal})
 	a.Phone = phone.NewService(a.DB.Client, seal, apps, a.Tokens, a.WeChat, phone.Options{Now: o.Now, Logger: a.Log})
 
 	a.limiter = a.newLimiter(o.Now)

@@ -45,6 +45,7 @@ import (
 
 	"github.com/wxid/wxid/cache"
 	wxmetrics "github.com/wxid/wxid/internal/metrics"
+	"github.com/wxid/wxid/sealer"
 	"github.com/wxid/wxid/wechat"
 )
 
@@ -96,6 +97,10 @@ type Options struct {
 	// wxid_access_token_refreshes_total{reason,outcome}; nil registers
 	// nothing.
 	Registerer prometheus.Registerer
+	// Sealer, when set, encrypts tokens in the shared cache (AES-256-GCM,
+	// bound to the appid), so that whoever can read memcached cannot call
+	// WeChat as the app. A value that does not open counts as absent.
+	Sealer *sealer.Sealer
 }
 
 // Manager hands out access tokens shared by the cluster. It is safe for
@@ -422,6 +427,9 @@ func (m *Manager) store(ctx context.Context, appID string, e entry, now time.Tim
 	if err != nil {
 		return
 	}
+	if m.o.Sealer != nil {
+		b = m.o.Sealer.Seal(b, tokenAAD(appID))
+	}
 	key, ttl := m.o.KeyPrefix+appID, e.Expires.Sub(now)
 	if onlyIfAbsent {
 		err = m.cache.Add(ctx, key, b, ttl)
@@ -464,12 +472,20 @@ func (m *Manager) readShared(ctx context.Context, appID string) (entry, error) {
 	if err != nil {
 		return entry{}, err
 	}
+	if m.o.Sealer != nil {
+		if b, err = m.o.Sealer.Open(b, tokenAAD(appID)); err != nil {
+			return entry{}, cache.ErrCacheMiss // forged, or sealed under an unknown key
+		}
+	}
 	var e entry
 	if err := json.Unmarshal(b, &e); err != nil || e.Token == "" {
 		return entry{}, cache.ErrCacheMiss // unreadable: treat as absent
 	}
 	return e, nil
 }
+
+// tokenAAD binds a sealed token to its app.
+func tokenAAD(appID string) []byte { return []byte("access_token\x00" + appID) }
 
 func (m *Manager) setLocal(appID string, e entry, now time.Time) {
 	l := local{e: e, checkUntil: minTime(now.Add(m.o.LocalTTL), e.RefreshAt)}

@@ -16,6 +16,7 @@ import (
 	"github.com/wxid/wxid/cache"
 	"github.com/wxid/wxid/internal/clock"
 	"github.com/wxid/wxid/internal/testenv"
+	"github.com/wxid/wxid/sealer"
 	"github.com/wxid/wxid/wechat"
 	"github.com/wxid/wxid/wechat/accesstoken"
 	"github.com/wxid/wxid/wechat/wechattest"
@@ -482,4 +483,34 @@ func BenchmarkToken(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSealedInTheCache: with a Sealer the shared cache never holds the
+// token in the clear, instances with the same key share it, and a value
+// planted by someone without the key is ignored.
+func TestSealedInTheCache(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	seal, err := sealer.New(sealer.GenerateKey())
+	require.NoError(t, err)
+	a := f.manager(accesstoken.Options{Sealer: seal})
+	tok, err := a.Token(ctx, app)
+	require.NoError(t, err)
+	raw, err := f.shared.Get(ctx, "wxid:at:"+appID)
+	require.NoError(t, err)
+	require.NotContains(t, string(raw), tok, "the token is not stored in the clear")
+
+	b := f.manager(accesstoken.Options{Sealer: seal})
+	shared, err := b.Token(ctx, app)
+	require.NoError(t, err)
+	require.Equal(t, tok, shared)
+	require.Equal(t, 1, f.wx.Count(wechattest.APIStableToken), "the second instance read the first one's token")
+
+	// A plain entry planted in the cache is not believed.
+	require.NoError(t, f.shared.Set(ctx, "wxid:at:"+appID2, []byte(`{"t":"planted","e":"2999-01-01T00:00:00Z","r":"2999-01-01T00:00:00Z"}`), 0))
+	c := f.manager(accesstoken.Options{Sealer: seal})
+	got, err := c.Token(ctx, wechat.App{AppID: appID2, Secret: secret})
+	require.NoError(t, err)
+	require.NotEqual(t, "planted", got)
+	require.True(t, f.works(t, got))
 }
