@@ -126,12 +126,14 @@ func TestLoginErrors(t *testing.T) {
 		{name: "empty code", code: func() string { return "  " }, expect: "BAD_USER_INPUT"},
 		{name: "oversized code", code: func() string { return strings.Repeat("a", 1000) }, expect: "BAD_USER_INPUT"},
 		{name: "control characters", code: func() string { return "abc\x00def" }, expect: "BAD_USER_INPUT"},
+		{name: "non-ASCII", code: func() string { return "code\u00e9\u4ee3\u7801" }, expect: "BAD_USER_INPUT"},
+		{name: "non-breaking space", code: func() string { return "abc\u00a0def" }, expect: "BAD_USER_INPUT"},
 		{name: "unknown app", code: func() string { return "whatever" }, appID: "wxunknown", expect: "BAD_USER_INPUT"},
 		{name: "invalid code", code: func() string { return "never-issued" }, expect: "INVALID_CODE"},
 		{name: "code of another app", code: func() string { return e.Code(t, apptest.AppID2, "zed") }, expect: "INVALID_CODE"},
 		{name: "40029", fault: &wechattest.Fault{Errcode: 40029, Errmsg: "invalid code"}, expect: "INVALID_CODE"},
 		{name: "40163 used", fault: &wechattest.Fault{Errcode: 40163, Errmsg: "code been used"}, expect: "INVALID_CODE"},
-		{name: "40226 blocked", fault: &wechattest.Fault{Errcode: 40226, Errmsg: "high risk user"}, expect: "INVALID_CODE"},
+		{name: "40226 blocked", fault: &wechattest.Fault{Errcode: 40226, Errmsg: "high risk user"}, expect: "FORBIDDEN"},
 		{name: "45011 rate limit", fault: &wechattest.Fault{Errcode: 45011, Errmsg: "api minute-quota reach limit"}, expect: "WECHAT_RATE_LIMITED"},
 		{name: "-1 busy", fault: &wechattest.Fault{Errcode: -1, Errmsg: "system error"}, expect: "WECHAT_UNAVAILABLE"},
 		{name: "http 502", fault: &wechattest.Fault{HTTPStatus: 502}, expect: "WECHAT_UNAVAILABLE"},
@@ -161,6 +163,24 @@ func TestLoginErrors(t *testing.T) {
 		code := e.Code(t, apptest.AppID, "reuse")
 		require.Empty(t, login(code, nil).Errors)
 		require.Equal(t, "INVALID_CODE", login(code, nil).Code())
+	})
+
+	t.Run("risk-blocked user", func(t *testing.T) {
+		e.WeChat.Block(apptest.AppID, "risky")
+		r := login(e.Code(t, apptest.AppID, "risky"), nil)
+		require.Equal(t, "FORBIDDEN", r.Code(), r.Body)
+		require.Contains(t, r.Body, "retrying cannot help")
+		calls := e.WeChat.Count(wechattest.APICode2Session)
+		require.Equal(t, "FORBIDDEN", login(e.Code(t, apptest.AppID, "risky"), nil).Code(), "a fresh code does not help")
+		require.Equal(t, calls+1, e.WeChat.Count(wechattest.APICode2Session))
+	})
+
+	t.Run("malformed codes never reach WeChat", func(t *testing.T) {
+		calls := e.WeChat.Count(wechattest.APICode2Session)
+		for _, code := range []string{"abc\u00e9", "\u4ee3\u7801", "a\tb", "a\x7fb"} {
+			require.Equal(t, "BAD_USER_INPUT", login(code, nil).Code(), "%q", code)
+		}
+		require.Equal(t, calls, e.WeChat.Count(wechattest.APICode2Session))
 	})
 
 	t.Run("expired code", func(t *testing.T) {

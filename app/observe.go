@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/wxid/wxid/config"
 	"github.com/wxid/wxid/database"
+	"github.com/wxid/wxid/errmap"
+	"github.com/wxid/wxid/graphqlhttp"
 	"github.com/wxid/wxid/internal/metrics"
 )
 
@@ -109,9 +110,11 @@ func (a *App) observe(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				a.Log.ErrorContext(ctx, "panic serving request", "panic", fmt.Sprint(p), "path", r.URL.Path)
+				err := errmap.Panic(p)
 				if sw.status == 0 {
-					writeJSON(sw, http.StatusInternalServerError, map[string]string{"error": "internal error"})
+					graphqlhttp.WriteError(sw, r.WithContext(ctx), a.Log, err) // logs it
+				} else {
+					a.Log.ErrorContext(ctx, "panic serving request", "err", err, "path", r.URL.Path)
 				}
 			}
 			route := routeOf(r.URL.Path)

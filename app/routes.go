@@ -7,17 +7,19 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/auth"
+	"github.com/wxid/wxid/errmap"
 	"github.com/wxid/wxid/graph"
 	"github.com/wxid/wxid/graph/model"
+	"github.com/wxid/wxid/graphqlhttp"
 	"github.com/wxid/wxid/resolvers"
 )
 
@@ -48,35 +50,55 @@ const (
 	maxTokens = 5_000
 )
 
-// routes builds the HTTP routes of DESIGN.md.
+// routes builds the HTTP routes (README, "HTTP"): every answer of wxid's
+// own is JSON, refusals included.
 func (a *App) routes(r *resolvers.Resolver) http.Handler {
 	mux := http.NewServeMux()
-	gql := a.graphQLHandler(r)
-	mux.Handle("/graphql", codeTransportErrors(limitBody(a.Config.MaxBodyBytes,
-		auth.Middleware(a.Sessions, auth.NewAdminTokens(a.Config.AdminTokens), a.Config.TrustedProxies)(gql))))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	gql := graphqlhttp.New(a.graphQLExecutor(r), a.Log)
+	mux.Handle("/graphql", graphqlhttp.CORS(a.Config.CORSOrigins, a.Log,
+		graphqlhttp.LimitBody(a.Config.MaxBodyBytes, a.Log,
+			auth.Middleware(a.Sessions, auth.NewAdminTokens(a.Config.AdminTokens), a.Config.TrustedProxies)(gql))))
+	mux.Handle("/healthz", a.get(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, req *http.Request) {
+	}))
+	mux.Handle("/readyz", a.get(func(w http.ResponseWriter, req *http.Request) {
 		if err := a.Ready(req.Context()); err != nil {
 			a.Log.WarnContext(req.Context(), "not ready", "err", err)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
+	}))
+	mux.Handle("/metrics", a.get(promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}).ServeHTTP))
 	if a.Config.Playground {
-		mux.Handle("GET /{$}", playground.Handler("wxid", "/graphql"))
+		mux.Handle("/{$}", a.get(playground.Handler("wxid", "/graphql").ServeHTTP))
 	}
 	if a.Sandbox != nil {
-		mux.Handle("/sandbox/", limitBody(a.Config.MaxBodyBytes, a.Sandbox.SandboxHandler()))
+		mux.Handle("/sandbox/", graphqlhttp.LimitBody(a.Config.MaxBodyBytes, a.Log, a.Sandbox.SandboxHandler()))
 	}
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		graphqlhttp.WriteError(w, req, a.Log, graphqlhttp.Refuse(http.StatusNotFound,
+			"no such path: the API is POST or GET /graphql"))
+	}))
 	return a.observe(mux)
 }
 
-// graphQLHandler configures gqlgen per DESIGN.md's operating notes.
-func (a *App) graphQLHandler(r *resolvers.Resolver) http.Handler {
+// get serves h to GET and HEAD requests and refuses other methods with a
+// coded JSON 405.
+func (a *App) get(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			graphqlhttp.WriteError(w, req, a.Log, &graphqlhttp.Error{Status: http.StatusMethodNotAllowed,
+				Allow: "GET, HEAD", Err: apperr.New(apperr.CodeBadRequest, "this path answers GET only")})
+			return
+		}
+		h(w, req)
+	})
+}
+
+// graphQLExecutor configures gqlgen's executor: query cache, persisted
+// queries, limits, and errmap's presenter.
+func (a *App) graphQLExecutor(r *resolvers.Resolver) *executor.Executor {
 	cfg := graph.Config{Resolvers: r}
 	cfg.Directives.Admin = resolvers.Admin
 	cfg.Complexity.Mutation.Login = func(child int, _ model.LoginInput) int { return upstreamCost + child }
@@ -86,10 +108,7 @@ func (a *App) graphQLHandler(r *resolvers.Resolver) http.Handler {
 	cfg.Complexity.Query.Me = func(child int) int { return meCost + child }
 	resolvers.SetAdminComplexity(&cfg.Complexity)
 
-	srv := handler.New(graph.NewExecutableSchema(cfg))
-	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{}) // refuses mutations (CSRF)
-	srv.AddTransport(transport.POST{})
+	srv := executor.New(graph.NewExecutableSchema(cfg))
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(maxTokens)
 	if a.Config.Introspection {
@@ -97,14 +116,14 @@ func (a *App) graphQLHandler(r *resolvers.Resolver) http.Handler {
 	} else {
 		srv.Use(resolvers.NoIntrospection{})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(graphqlhttp.PersistedQueries{Cache: lru.New[string](1000)})
 	srv.Use(resolvers.DepthLimit{Max: MaxDepth})
 	srv.Use(&extension.ComplexityLimit{Func: complexityLimit})
 	if a.limiter != nil {
 		srv.Use(rateLimit{a.limiter})
 	}
-	srv.SetErrorPresenter(resolvers.ErrorPresenter(a.Log))
-	srv.SetRecoverFunc(resolvers.Recover(a.Log))
+	srv.SetErrorPresenter(errmap.Presenter(a.Log))
+	srv.SetRecoverFunc(errmap.Recover())
 	srv.SetDisableSuggestion(a.Config.Production())
 	return srv
 }

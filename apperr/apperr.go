@@ -1,10 +1,12 @@
 // Package apperr holds wxid's error codes and the errors that carry them.
 //
-// Domain packages return *Error for every failure a client can act on; the
-// GraphQL error presenter (resolvers/errors.go) turns an *Error into a
-// GraphQL error with extensions.code, and anything else into INTERNAL with
-// the detail only in the server log. Message is safe to show to clients;
-// Err keeps the debug detail and is never shown.
+// Domain packages return *Error for the failures a client can act on; the
+// error mapper (package errmap), the one place that chooses what clients
+// see, turns an *Error into a GraphQL error with extensions.code, codes the
+// sentinel errors of other packages, and turns anything else into INTERNAL
+// with the detail only in the server log. Message is safe to show to
+// clients; Err keeps the debug detail and is never shown. apperr imports
+// nothing of wxid's.
 package apperr
 
 import (
@@ -13,7 +15,7 @@ import (
 	"time"
 )
 
-// Codes carried in extensions.code; see DESIGN.md.
+// Codes carried in extensions.code (README, "Errors").
 const (
 	CodeUnauthenticated   = "UNAUTHENTICATED"
 	CodeForbidden         = "FORBIDDEN"

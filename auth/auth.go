@@ -14,12 +14,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 
-	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/session"
 )
 
@@ -45,27 +45,36 @@ type Viewer struct {
 // it. Never log it.
 func (v *Viewer) Skey() string { return v.skey }
 
-// User returns the caller's session or an UNAUTHENTICATED error (INTERNAL
-// when the session store failed).
+// Errors of a caller without the right credentials. The error mapper
+// (errmap) gives them their codes: UNAUTHENTICATED and FORBIDDEN.
+var (
+	// ErrNoSkey: the request carries no skey.
+	ErrNoSkey = errors.New("auth: missing skey")
+	// ErrNotAdmin: the field needs an admin token.
+	ErrNotAdmin = errors.New("auth: admin token required")
+)
+
+// User returns the caller's session, or why there is none: ErrNoSkey,
+// session.ErrInvalid for a dead skey, or the session store's failure.
 func (v *Viewer) User() (*session.Info, error) {
-	if v.Session != nil {
+	switch {
+	case v.Session != nil:
 		return v.Session, nil
+	case v.err != nil && !errors.Is(v.err, session.ErrInvalid):
+		return nil, fmt.Errorf("resolving the skey: %w", v.err)
+	case v.skey == "":
+		return nil, ErrNoSkey
+	default:
+		return nil, session.ErrInvalid
 	}
-	if v.err != nil && !errors.Is(v.err, session.ErrInvalid) {
-		return nil, apperr.Internal(v.err)
-	}
-	if v.skey == "" {
-		return nil, apperr.Unauthenticated("missing skey: send Authorization: Bearer <skey> from login")
-	}
-	return nil, apperr.Unauthenticated("the skey is invalid, expired or revoked: call wx.login() and login again")
 }
 
-// RequireAdmin returns FORBIDDEN unless the caller has an admin token.
+// RequireAdmin returns ErrNotAdmin unless the caller has an admin token.
 func (v *Viewer) RequireAdmin() error {
 	if v.Admin {
 		return nil
 	}
-	return apperr.Forbidden("this field needs an admin token")
+	return ErrNotAdmin
 }
 
 type viewerKey struct{}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/session"
 )
 
@@ -65,16 +64,16 @@ func TestMiddleware(t *testing.T) {
 	sessions := fakeSessions{"good": {ID: 1, UserID: 7}}
 	admins := NewAdminTokens([]string{"admin-token-0123456789"})
 	tests := []struct {
-		name     string
-		header   string
-		userCode string // "" = a user
-		admin    bool
+		name    string
+		header  string
+		userErr error // nil = a user; errmap maps each to its code (errmap's tests)
+		admin   bool
 	}{
-		{name: "anonymous", userCode: apperr.CodeUnauthenticated},
+		{name: "anonymous", userErr: ErrNoSkey},
 		{name: "user", header: "Bearer good"},
-		{name: "dead skey", header: "Bearer dead", userCode: apperr.CodeUnauthenticated},
-		{name: "store failure", header: "Bearer broken-store", userCode: apperr.CodeInternal},
-		{name: "admin", header: "Bearer admin-token-0123456789", userCode: apperr.CodeUnauthenticated, admin: true},
+		{name: "dead skey", header: "Bearer dead", userErr: session.ErrInvalid},
+		{name: "store failure", header: "Bearer broken-store", userErr: context.DeadlineExceeded},
+		{name: "admin", header: "Bearer admin-token-0123456789", userErr: ErrNoSkey, admin: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,14 +95,17 @@ func TestMiddleware(t *testing.T) {
 				require.NoError(t, got.RequireAdmin())
 				require.Empty(t, got.Skey(), "an admin token is never treated as an skey")
 			} else {
-				require.Equal(t, apperr.CodeForbidden, apperr.CodeOf(got.RequireAdmin()))
+				require.ErrorIs(t, got.RequireAdmin(), ErrNotAdmin)
 			}
 			info, err := got.User()
-			if tc.userCode == "" {
+			if tc.userErr == nil {
 				require.NoError(t, err)
 				require.Equal(t, 7, info.UserID)
 			} else {
-				require.Equal(t, tc.userCode, apperr.CodeOf(err))
+				require.ErrorIs(t, err, tc.userErr)
+				if tc.userErr != session.ErrInvalid {
+					require.NotErrorIs(t, err, session.ErrInvalid, "a store failure is no dead skey")
+				}
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -105,6 +106,10 @@ type Config struct {
 	Playground bool
 	// MaxBodyBytes limits a request body (WXID_MAX_BODY_BYTES, default 64 KiB).
 	MaxBodyBytes int64
+	// CORSOrigins are the exact origins (scheme://host[:port]) browsers may
+	// call /graphql from (WXID_CORS_ORIGINS, comma-separated; empty = no
+	// CORS headers).
+	CORSOrigins []string
 	// ShutdownTimeout bounds graceful shutdown (WXID_SHUTDOWN_TIMEOUT, default 20s).
 	ShutdownTimeout time.Duration
 	// LogLevel is debug, info, warn or error (WXID_LOG_LEVEL, default info).
@@ -158,6 +163,7 @@ var settings = []setting{
 	{"INTROSPECTION", "", "GraphQL introspection (default: on in development, off in production)"},
 	{"PLAYGROUND", "", "GraphiQL at / (default: on in development, off in production)"},
 	{"MAX_BODY_BYTES", "65536", "request body limit in bytes"},
+	{"CORS_ORIGINS", "", "comma-separated exact origins (https://admin.example.com) that browsers may call /graphql from; empty = no CORS"},
 	{"SHUTDOWN_TIMEOUT", "20s", "graceful shutdown limit"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"LOG_FORMAT", "", "text or json (default: text in development, json in production)"},
@@ -211,6 +217,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		PurgeInterval:    p.duration("PURGE_INTERVAL"),
 		Env:              strings.ToLower(p.str("ENV")),
 		MaxBodyBytes:     int64(p.integer("MAX_BODY_BYTES")),
+		CORSOrigins:      p.list("CORS_ORIGINS"),
 		ShutdownTimeout:  p.duration("SHUTDOWN_TIMEOUT"),
 		LogLevel:         strings.ToLower(p.str("LOG_LEVEL")),
 		LogFormat:        strings.ToLower(p.str("LOG_FORMAT")),
@@ -312,6 +319,11 @@ func (c *Config) validate(p *parser) {
 			p.fail("WXID_MEMCACHED: %q is not host:port", s)
 		}
 	}
+	for _, o := range c.CORSOrigins {
+		if !exactOrigin(o) {
+			p.fail("WXID_CORS_ORIGINS: %q is not an exact origin like https://admin.example.com (scheme and host, no path, no wildcard)", o)
+		}
+	}
 	for _, t := range c.AdminTokens {
 		if len(t) < 16 {
 			p.fail("WXID_ADMIN_TOKENS: every token must be at least 16 characters")
@@ -347,6 +359,14 @@ func (c *Config) validate(p *parser) {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		p.fail("WXID_LOG_FORMAT must be text or json")
 	}
+}
+
+// exactOrigin reports whether o is an origin as browsers send it:
+// http(s)://host[:port], lower case, with nothing after the authority.
+func exactOrigin(o string) bool {
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		!strings.Contains(u.Host, "*") && o == strings.ToLower(o) && u.Scheme+"://"+u.Host == o
 }
 
 // parser collects conversion errors so Load reports all of them at once.

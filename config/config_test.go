@@ -94,6 +94,14 @@ func TestLoad(t *testing.T) {
 		{name: "bad duration", env: map[string]string{"WXID_SESSION_TTL": "soon"}, err: "WXID_SESSION_TTL"},
 		{name: "max age shorter than ttl", env: map[string]string{"WXID_SESSION_MAX_AGE": "10m"}, err: "WXID_SESSION_MAX_AGE"},
 		{name: "bad database url", env: map[string]string{"WXID_DATABASE_URL": "postgres://x"}, err: "mysql:// or sqlite://"},
+		{name: "cors origins", env: map[string]string{"WXID_CORS_ORIGINS": "https://admin.example.com, http://localhost:5173"}, check: func(t *testing.T, c *Config) {
+			require.Equal(t, []string{"https://admin.example.com", "http://localhost:5173"}, c.CORSOrigins)
+		}},
+		{name: "cors wildcard", env: map[string]string{"WXID_CORS_ORIGINS": "*"}, err: "not an exact origin"},
+		{name: "cors subdomain wildcard", env: map[string]string{"WXID_CORS_ORIGINS": "https://*.example.com"}, err: "not an exact origin"},
+		{name: "cors origin with a path", env: map[string]string{"WXID_CORS_ORIGINS": "https://admin.example.com/"}, err: "not an exact origin"},
+		{name: "cors origin without scheme", env: map[string]string{"WXID_CORS_ORIGINS": "admin.example.com"}, err: "not an exact origin"},
+		{name: "cors origin in upper case", env: map[string]string{"WXID_CORS_ORIGINS": "https://Admin.example.com"}, err: "not an exact origin"},
 		{name: "short admin token", env: map[string]string{"WXID_ADMIN_TOKENS": "short"}, err: "at least 16"},
 		{name: "bad env", env: map[string]string{"WXID_ENV": "staging"}, err: "WXID_ENV"},
 		{name: "flags win", env: map[string]string{"WXID_ADDR": ":1"}, args: []string{"--addr", ":2", "--session-ttl", "10m"}, check: func(t *testing.T, c *Config) {

@@ -153,7 +153,7 @@ func (s *Service) Login(ctx context.Context, appID, code string, meta session.Cl
 	}
 	ws, err := s.upstream.Code2Session(ctx, app, code)
 	if err != nil {
-		return nil, apperr.FromWeChat(err)
+		return nil, fmt.Errorf("jscode2session: %w", wechat.Classified(err))
 	}
 	sealedKey := s.sealer.Seal([]byte(ws.SessionKey), SessionKeyAAD(app.AppID, ws.OpenID))
 

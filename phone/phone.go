@@ -276,7 +276,7 @@ func (s *Service) exchange(ctx context.Context, caller session.Info, code string
 		return wechat.PhoneInfo{}, apperr.Wrap(apperr.CodeInvalidCode,
 			"WeChat rejected the phone code: it is invalid, expired or already used; ask the user to tap the button again", err)
 	default:
-		return wechat.PhoneInfo{}, apperr.FromWeChat(err)
+		return wechat.PhoneInfo{}, fmt.Errorf("getuserphonenumber: %w", wechat.Classified(err))
 	}
 	if !fits(info) {
 		return wechat.PhoneInfo{}, apperr.Wrap(apperr.CodeWeChatUnavailable, "WeChat is unavailable; retry later",

@@ -1,10 +1,7 @@
 package resolvers
 
 import (
-	"errors"
-
 	"github.com/wxid/wxid/apperr"
-	"github.com/wxid/wxid/session"
 )
 
 // MaxPageSize caps first and last of a connection.
@@ -18,18 +15,6 @@ func checkPageSize(first, last *int) error {
 		}
 	}
 	return nil
-}
-
-// sessionError maps session errors: a dead skey is UNAUTHENTICATED.
-func sessionError(err error) error {
-	if errors.Is(err, session.ErrInvalid) {
-		return apperr.Unauthenticated("the skey is invalid, expired or revoked: call wx.login() and login again")
-	}
-	var coded *apperr.Error
-	if errors.As(err, &coded) {
-		return err
-	}
-	return apperr.Internal(err)
 }
 
 // optional returns nil for "", else &s.

@@ -8,7 +8,6 @@ package resolvers
 import (
 	"context"
 
-	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/auth"
 	"github.com/wxid/wxid/graph/model"
 )
@@ -16,11 +15,11 @@ import (
 func (r *mutationResolver) RefreshSession(ctx context.Context) (*model.RefreshSessionPayload, error) {
 	v := auth.ViewerFromContext(ctx)
 	if v.Skey() == "" {
-		return nil, apperr.Unauthenticated("missing skey: send Authorization: Bearer <skey> from login")
+		return nil, auth.ErrNoSkey
 	}
 	skey, info, err := r.Sessions.Refresh(ctx, v.Skey(), v.Meta)
 	if err != nil {
-		return nil, sessionError(err)
+		return nil, err
 	}
 	return &model.RefreshSessionPayload{Skey: skey, ExpiresAt: info.ExpiresAt}, nil
 }
@@ -28,10 +27,10 @@ func (r *mutationResolver) RefreshSession(ctx context.Context) (*model.RefreshSe
 func (r *mutationResolver) Logout(ctx context.Context) (bool, error) {
 	v := auth.ViewerFromContext(ctx)
 	if v.Skey() == "" {
-		return false, apperr.Unauthenticated("missing skey: send Authorization: Bearer <skey> from login")
+		return false, auth.ErrNoSkey
 	}
 	if err := r.Sessions.Revoke(ctx, v.Skey()); err != nil {
-		return false, sessionError(err)
+		return false, err
 	}
 	return true, nil
 }

@@ -132,7 +132,7 @@ func TestCode2SessionErrors(t *testing.T) {
 				e.wx.Block(appA, "mallory")
 				return e.login(t, appA, "mallory")
 			},
-			class: wechat.ErrInvalidCode, errcode: 40226,
+			class: wechat.ErrUserBlocked, errcode: 40226,
 		},
 		{
 			name: "45011 rate limited",
@@ -285,7 +285,7 @@ func TestCode2SessionErrors(t *testing.T) {
 		},
 	}
 	sentinels := []error{
-		wechat.ErrInvalidCode, wechat.ErrRateLimited, wechat.ErrUnavailable, wechat.ErrInvalidToken,
+		wechat.ErrInvalidCode, wechat.ErrUserBlocked, wechat.ErrRateLimited, wechat.ErrUnavailable, wechat.ErrInvalidToken,
 		wechat.ErrBadCredentials, wechat.ErrInvalidSignature, wechat.ErrUpstream,
 	}
 	for _, tc := range tests {

@@ -299,6 +299,9 @@ func TestWellFormedCode(t *testing.T) {
 		{"abc\x00def", false},
 		{"abc\x7f", false},
 		{"abc\n", false},
+		{"abc\u00e9", false},
+		{"\u4ee3\u7801", false},
+		{"abc\xff", false},
 	}
 	for _, tc := range tests {
 		require.Equal(t, tc.want, wechat.WellFormedCode(tc.code), "%q", tc.code)

@@ -5,7 +5,7 @@
 // tokens (cgi-bin/stable_token and the legacy cgi-bin/token), resolves the
 // new-form phone-number codes (wxa/business/getuserphonenumber) and checks
 // session keys (wxa/checksession). Every error it returns wraps exactly one
-// of the sentinel errors (ErrInvalidCode, ErrRateLimited, ErrUnavailable,
+// of the sentinel errors (ErrInvalidCode, ErrUserBlocked, ErrRateLimited, ErrUnavailable,
 // ErrInvalidToken, ErrBadCredentials, ErrInvalidSignature, ErrUpstream), so
 // callers branch with errors.Is; errcode answers are *Error values reachable
 // with errors.As.

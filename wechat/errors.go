@@ -1,6 +1,7 @@
 package wechat
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -12,9 +13,12 @@ import (
 // them; test with errors.Is.
 var (
 	// ErrInvalidCode: WeChat rejected the code (40029 invalid or expired,
-	// 40163 already used, 40226 blocked, 41008 missing), for jscode2session
-	// and getuserphonenumber alike.
+	// 40163 already used, 41008 missing), for jscode2session and
+	// getuserphonenumber alike. A fresh code from wx.login() may succeed.
 	ErrInvalidCode = errors.New("invalid code")
+	// ErrUserBlocked: WeChat's risk control blocks this user (40226). A
+	// fresh code will be refused too: retrying cannot help.
+	ErrUserBlocked = errors.New("user blocked by wechat risk control")
 	// ErrRateLimited: WeChat answered 45011 (minute quota; retry next
 	// minute) or 45009 (daily quota).
 	ErrRateLimited = errors.New("rate limited by wechat")
@@ -65,8 +69,10 @@ func ClassOf(code int) error {
 	switch code {
 	case 0:
 		return nil
-	case 40029, 40163, 40226, 41008:
+	case 40029, 40163, 41008:
 		return ErrInvalidCode
+	case 40226:
+		return ErrUserBlocked
 	case 45011, 45009:
 		return ErrRateLimited
 	case -1:
@@ -80,6 +86,32 @@ func ClassOf(code int) error {
 	default:
 		return ErrUpstream
 	}
+}
+
+// Classified returns err, a failure of a call to WeChat, with one of the
+// sentinel classes above: an error that already has one stays as it is, a
+// context deadline or cancellation that cut the call short (waiting for a
+// shared access-token refresh, say) becomes ErrUnavailable, anything else
+// stays unclassified. Nil stays nil.
+func Classified(err error) error {
+	if err == nil || hasClass(err) {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return &unavailableError{api: "call", detail: "cut short", cause: err}
+	}
+	return err
+}
+
+// hasClass reports whether err wraps one of the sentinel classes.
+func hasClass(err error) bool {
+	for _, class := range []error{ErrInvalidCode, ErrUserBlocked, ErrRateLimited, ErrUnavailable,
+		ErrInvalidToken, ErrBadCredentials, ErrInvalidSignature, ErrUpstream} {
+		if errors.Is(err, class) {
+			return true
+		}
+	}
+	return false
 }
 
 // unavailableError is an ErrUnavailable with a scrubbed detail and, for
@@ -116,6 +148,8 @@ func resultLabel(err error) string {
 		return "ok"
 	case errors.Is(err, ErrInvalidCode):
 		return "invalid_code"
+	case errors.Is(err, ErrUserBlocked):
+		return "user_blocked"
 	case errors.Is(err, ErrRateLimited):
 		return "rate_limited"
 	case errors.Is(err, ErrUnavailable):

@@ -110,14 +110,14 @@ func redactIfSet(s string) string {
 const MaxCodeLen = 128
 
 // WellFormedCode reports whether code has the shape of a WeChat code: 1 to
-// MaxCodeLen bytes without spaces or control characters. Anything else is
-// refused before it is sent to WeChat.
+// MaxCodeLen bytes of printable ASCII, without spaces. Anything else (control
+// characters, non-ASCII letters) is refused before it is sent to WeChat.
 func WellFormedCode(code string) bool {
 	if code == "" || len(code) > MaxCodeLen {
 		return false
 	}
 	for i := 0; i < len(code); i++ {
-		if c := code[i]; c <= ' ' || c == 0x7f {
+		if c := code[i]; c <= ' ' || c >= 0x7f {
 			return false
 		}
 	}

@@ -48,7 +48,7 @@ func TestErrorClasses(t *testing.T) {
 		code  int
 		class error
 	}{
-		{40029, wechat.ErrInvalidCode}, {40163, wechat.ErrInvalidCode}, {40226, wechat.ErrInvalidCode},
+		{40029, wechat.ErrInvalidCode}, {40163, wechat.ErrInvalidCode}, {40226, wechat.ErrUserBlocked},
 		{45011, wechat.ErrRateLimited}, {-1, wechat.ErrUnavailable},
 		{40001, wechat.ErrInvalidToken}, {40014, wechat.ErrInvalidToken}, {42001, wechat.ErrInvalidToken},
 		{40013, wechat.ErrBadCredentials}, {40125, wechat.ErrBadCredentials}, {41002, wechat.ErrBadCredentials}, {41004, wechat.ErrBadCredentials},
