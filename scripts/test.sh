@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs wxid's whole test suite: generated code and formatting checks, go vet,
 # the check that migrations/ matches the ent schema, unit and integration
-# tests (real MariaDB/MySQL and memcached) with the race
-# detector, and the TypeScript client's tests against a live wxid.
+# tests (real MariaDB/MySQL and memcached) with the race detector, the
+# GraphQL-over-HTTP audit (graphql-http's serverAudits) and the TypeScript
+# client's tests against a live wxid.
 #
 # It installs and starts what is missing (memcached, MariaDB) when it may
 # (root, or sudo without a password). Point it at another MySQL with
@@ -62,6 +63,11 @@ trap 'rm -rf "$out"' EXIT
 go test -race -count=1 -json ./... > "$out/go.json" || { go run ./internal/cmd/testsummary -failures < "$out/go.json"; exit 1; }
 go run ./internal/cmd/testsummary < "$out/go.json" | tee "$out/go.summary"
 
+log "GraphQL-over-HTTP audit (graphql-http serverAudits) against a live wxid"
+(cd internal/httpaudit && npm ci --no-audit --no-fund --loglevel=error && node audit.mjs) | tee "$out/audit.log"
+audit_passed=$(sed -n 's/^httpaudit: \([0-9]*\) passed, 0 failed$/\1/p' "$out/audit.log" | tail -1)
+[[ -n "$audit_passed" ]] || { echo "the GraphQL-over-HTTP audit failed" >&2; exit 1; }
+
 client_passed=0
 if [[ $short == false && -x clients/miniprogram/test.sh ]]; then
   log "TypeScript client tests against a live wxid"
@@ -70,4 +76,4 @@ if [[ $short == false && -x clients/miniprogram/test.sh ]]; then
 fi
 go_passed=$(sed -n 's/^go tests: \([0-9]*\) passed.*/\1/p' "$out/go.summary")
 log "all tests passed"
-echo "tests: $((go_passed + ${client_passed:-0})) passed, 0 failed"
+echo "tests: $((go_passed + audit_passed + ${client_passed:-0})) passed, 0 failed"
