@@ -99,7 +99,7 @@ func (a *App) get(h http.HandlerFunc) http.Handler {
 // graphQLExecutor configures gqlgen's executor: query cache, persisted
 // queries, limits, and errmap's presenter.
 func (a *App) graphQLExecutor(r *resolvers.Resolver) *executor.Executor {
-	cfg := graph.Config{Resolvers: r}
+	cfg := graph.Config{Resolvers: r, Schema: resolvers.PublicSchema(graph.NewExecutableSchema(graph.Config{}).Schema())}
 	cfg.Directives.Admin = resolvers.Admin
 	cfg.Complexity.Mutation.Login = func(child int, _ model.LoginInput) int { return upstreamCost + child }
 	cfg.Complexity.Mutation.DecryptPhoneNumber = func(child int, _ model.DecryptPhoneNumberInput) int { return upstreamCost + child }
