@@ -107,8 +107,8 @@ func TestGraphQLOverHTTP(t *testing.T) {
 			"application/json;charset=utf-8":    jsonType,
 			"application/graphql-response+json": gqlResType,
 			"application/graphql-response+json, application/json;q=0.9": gqlResType,
-			"application/json;q=0.5, application/graphql-response+json":  gqlResType,
-			"text/html, application/json;q=0.1":                          jsonType,
+			"application/json;q=0.5, application/graphql-response+json": gqlResType,
+			"text/html, application/json;q=0.1":                         jsonType,
 		} {
 			a := post(accept, `{"query":"{ __typename }"}`)
 			require.Equal(t, http.StatusOK, a.status, accept)
