@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,7 @@ import (
 	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/errmap"
 	"github.com/wxid/wxid/graphqlhttp"
+	"github.com/wxid/wxid/internal/graphiql"
 	"github.com/wxid/wxid/internal/metrics"
 )
 
@@ -134,6 +136,9 @@ func routeOf(path string) string {
 	}
 	if len(path) > len("/sandbox/") && path[:len("/sandbox/")] == "/sandbox/" {
 		return "/sandbox/"
+	}
+	if strings.HasPrefix(path, graphiql.AssetPrefix) {
+		return graphiql.AssetPrefix
 	}
 	return "other"
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/wxid/wxid/graph"
 	"github.com/wxid/wxid/graph/model"
 	"github.com/wxid/wxid/graphqlhttp"
+	"github.com/wxid/wxid/internal/graphiql"
 	"github.com/wxid/wxid/resolvers"
 )
 
@@ -70,16 +70,18 @@ func (a *App) routes(r *resolvers.Resolver) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
 	mux.Handle("/metrics", a.get(promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}).ServeHTTP))
+	notFound := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		graphqlhttp.WriteError(w, req, a.Log, graphqlhttp.Refuse(http.StatusNotFound,
+			"no such path: the API is POST or GET /graphql"))
+	})
 	if a.Config.Playground {
-		mux.Handle("/{$}", a.get(playground.Handler("wxid", "/graphql").ServeHTTP))
+		mux.Handle("/{$}", a.get(graphiql.Page("wxid", "/graphql").ServeHTTP))
+		mux.Handle(graphiql.AssetPrefix, a.get(graphiql.Assets(notFound).ServeHTTP))
 	}
 	if a.Sandbox != nil {
 		mux.Handle("/sandbox/", graphqlhttp.LimitBody(a.Config.MaxBodyBytes, a.Log, a.Sandbox.SandboxHandler()))
 	}
-	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		graphqlhttp.WriteError(w, req, a.Log, graphqlhttp.Refuse(http.StatusNotFound,
-			"no such path: the API is POST or GET /graphql"))
-	}))
+	mux.Handle("/", notFound)
 	return a.observe(mux)
 }
 
