@@ -20,6 +20,12 @@ short=false
 
 # shellcheck source=lib/services.sh
 source scripts/lib/services.sh
+
+# --- Chromium: the GraphiQL test drives Debian's chromium (chromedp).
+if [[ -z "${WXID_TEST_CHROMIUM:-}" ]] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && ! command -v google-chrome >/dev/null; then
+  log "installing chromium"
+  apt_install chromium
+fi
 export WXID_TEST_REQUIRE_SERVICES=1
 
 if [[ $short == false ]]; then
