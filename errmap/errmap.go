@@ -84,6 +84,14 @@ func Classify(err error) *apperr.Error {
 	}
 }
 
+// Code is the extensions.code a client sees for err; "" for nil.
+func Code(err error) string {
+	if err == nil {
+		return ""
+	}
+	return Classify(err).Code
+}
+
 // Present returns the GraphQL error a client sees for err and logs it at
 // the level its code deserves: INTERNAL at error with the cause, WeChat's
 // failures at warn, the rest at debug. gqlgen's own parse, validation and

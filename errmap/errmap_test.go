@@ -62,6 +62,8 @@ func TestClassify(t *testing.T) {
 	}
 	require.Nil(t, Classify(nil))
 	require.Equal(t, 2*time.Second, Classify(&database.UnavailableError{RetryAfter: 2 * time.Second}).RetryAfter)
+	require.Empty(t, Code(nil))
+	require.Equal(t, apperr.CodeForbidden, Code(&wechat.Error{Code: 40226}))
 	require.Equal(t, MsgUserBlocked, Classify(&wechat.Error{Code: 40226}).Message)
 	require.Contains(t, MsgUserBlocked, "retrying cannot help")
 	require.Equal(t, "request body too large: the limit is 10 bytes", Classify(&http.MaxBytesError{Limit: 10}).Message)

@@ -14,6 +14,7 @@ import (
 	"github.com/wxid/wxid/cache"
 	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
+	"github.com/wxid/wxid/errmap"
 	"github.com/wxid/wxid/sealer"
 	"github.com/wxid/wxid/session"
 	"github.com/wxid/wxid/wechat"
@@ -104,7 +105,7 @@ func TestLoginInput(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := s.Login(context.Background(), tc.app, tc.code, session.ClientMeta{})
-			require.Equal(t, tc.want, apperr.CodeOf(err))
+			require.Equal(t, tc.want, errmap.Code(err))
 		})
 	}
 }

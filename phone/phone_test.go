@@ -14,6 +14,7 @@ import (
 	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
+	"github.com/wxid/wxid/errmap"
 	"github.com/wxid/wxid/identity"
 	"github.com/wxid/wxid/internal/testenv"
 	"github.com/wxid/wxid/phone"
@@ -166,7 +167,7 @@ func TestBadInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			_, err := f.svc.Verify(context.Background(), f.caller, tc.in)
-			require.Equal(t, apperr.CodeBadUserInput, apperr.CodeOf(err), "%v", err)
+			require.Equal(t, apperr.CodeBadUserInput, errmap.Code(err), "%v", err)
 			require.Zero(t, f.up.calls)
 			u := f.db.User.GetX(context.Background(), f.caller.UserID)
 			require.Nil(t, u.PhoneNumber)
@@ -206,7 +207,7 @@ func TestDecryptFailuresAreUniform(t *testing.T) {
 			f := newFixture(t)
 			data, iv := tc.data(t)
 			_, err := f.svc.Verify(context.Background(), f.caller, phone.Input{EncryptedData: &data, IV: &iv})
-			require.Equal(t, apperr.CodeDecryptFailed, apperr.CodeOf(err), "%v", err)
+			require.Equal(t, apperr.CodeDecryptFailed, errmap.Code(err), "%v", err)
 			require.Equal(t, phone.MsgDecryptFailed, err.Error())
 			require.Nil(t, f.db.User.GetX(context.Background(), f.caller.UserID).PhoneNumber)
 		})
@@ -219,7 +220,7 @@ func TestStoredKeyProblems(t *testing.T) {
 		f := newFixture(t)
 		f.db.OpenID.UpdateOneID(f.openIDID).ClearSessionKey().ExecX(ctx)
 		_, err := f.svc.Verify(ctx, f.caller, phone.Input{EncryptedData: p(vecPhone), IV: p(vecIV)})
-		require.Equal(t, apperr.CodeDecryptFailed, apperr.CodeOf(err))
+		require.Equal(t, apperr.CodeDecryptFailed, errmap.Code(err))
 		require.Equal(t, phone.MsgDecryptFailed, err.Error())
 	})
 	t.Run("sealed under another secret key", func(t *testing.T) {
@@ -228,20 +229,20 @@ func TestStoredKeyProblems(t *testing.T) {
 		require.NoError(t, err)
 		f.db.OpenID.UpdateOneID(f.openIDID).SetSessionKey(other.Seal([]byte(sessionKey), identity.SessionKeyAAD(appID, openID))).ExecX(ctx)
 		_, err = f.svc.Verify(ctx, f.caller, phone.Input{EncryptedData: p(vecPhone), IV: p(vecIV)})
-		require.Equal(t, apperr.CodeDecryptFailed, apperr.CodeOf(err))
+		require.Equal(t, apperr.CodeDecryptFailed, errmap.Code(err))
 	})
 	t.Run("sealed for another account", func(t *testing.T) {
 		f := newFixture(t)
 		f.db.OpenID.UpdateOneID(f.openIDID).SetSessionKey(f.sealer.Seal([]byte(sessionKey), identity.SessionKeyAAD(appID, "someone-else"))).ExecX(ctx)
 		_, err := f.svc.Verify(ctx, f.caller, phone.Input{EncryptedData: p(vecPhone), IV: p(vecIV)})
-		require.Equal(t, apperr.CodeDecryptFailed, apperr.CodeOf(err))
+		require.Equal(t, apperr.CodeDecryptFailed, errmap.Code(err))
 	})
 	t.Run("session of another app", func(t *testing.T) {
 		f := newFixture(t)
 		caller := f.caller
 		caller.AppID = otherApp
 		_, err := f.svc.Verify(ctx, caller, phone.Input{EncryptedData: p(vecPhone), IV: p(vecIV)})
-		require.Equal(t, apperr.CodeInternal, apperr.CodeOf(err))
+		require.Equal(t, apperr.CodeInternal, errmap.Code(err))
 	})
 	t.Run("session without its account fills it in", func(t *testing.T) {
 		f := newFixture(t)
@@ -255,7 +256,7 @@ func TestStoredKeyProblems(t *testing.T) {
 		f := newFixture(t)
 		f.db.User.UpdateOneID(f.caller.UserID).SetDisabled(true).ExecX(ctx)
 		_, err := f.svc.Verify(ctx, f.caller, phone.Input{EncryptedData: p(vecPhone), IV: p(vecIV)})
-		require.Equal(t, apperr.CodeUnauthenticated, apperr.CodeOf(err))
+		require.Equal(t, apperr.CodeUnauthenticated, errmap.Code(err))
 		require.Nil(t, f.db.User.GetX(ctx, f.caller.UserID).PhoneNumber)
 	})
 }
@@ -288,7 +289,7 @@ func TestCodeForm(t *testing.T) {
 			f := newFixture(t)
 			f.up.info, f.up.err = tc.info, tc.err
 			_, err := f.svc.Verify(ctx, f.caller, phone.Input{Code: p("phone-code")})
-			require.Equal(t, tc.code, apperr.CodeOf(err), "%v", err)
+			require.Equal(t, tc.code, errmap.Code(err), "%v", err)
 			require.Nil(t, f.db.User.GetX(ctx, f.caller.UserID).PhoneNumber)
 		})
 	}
@@ -323,7 +324,7 @@ func FuzzVerify(f *testing.F) {
 	fx.up.info = wechat.PhoneInfo{PhoneNumber: "+8613800138000", PurePhoneNumber: "13800138000", CountryCode: "86"}
 	f.Fuzz(func(t *testing.T, data, iv, code string) {
 		_, err := fx.svc.Verify(context.Background(), fx.caller, phone.Input{EncryptedData: &data, IV: &iv, Code: &code})
-		switch c := apperr.CodeOf(err); {
+		switch c := errmap.Code(err); {
 		case err == nil:
 		case c == apperr.CodeBadUserInput, c == apperr.CodeDecryptFailed, c == apperr.CodeInvalidCode:
 		default:
