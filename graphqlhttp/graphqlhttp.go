@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/executor"
@@ -81,7 +82,7 @@ func StatusOf(err error) int {
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge
 	}
-	switch apperr.CodeOf(err) {
+	switch errmap.Code(err) {
 	case apperr.CodeInternal:
 		return http.StatusInternalServerError
 	case apperr.CodeUnavailable:
@@ -138,6 +139,12 @@ func New(exec *executor.Executor, log *slog.Logger) *Handler {
 
 // ServeHTTP runs one GraphQL request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := graphql.Now()
+	if r.Method == http.MethodOptions {
+		w.Header().Set("Allow", Allowed)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	mediaType, ok := negotiate(r.Header.Get("Accept"))
 	if !ok {
 		WriteError(w, r, h.log, Refuse(http.StatusNotAcceptable,
@@ -153,10 +160,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		params, err = fromQuery(r.URL.RawQuery)
 	case http.MethodPost:
 		params, err = fromBody(r)
-	case http.MethodOptions:
-		w.Header().Set("Allow", Allowed)
-		w.WriteHeader(http.StatusNoContent)
-		return
 	default:
 		err = &Error{Status: http.StatusMethodNotAllowed, Allow: Allowed,
 			Err: apperr.New(apperr.CodeBadRequest, "use GET for queries or POST for any operation")}
@@ -165,6 +168,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, h.log, err)
 		return
 	}
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	h.run(w, r, mediaType, params)
 }
 
@@ -172,7 +176,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) run(w http.ResponseWriter, r *http.Request, mediaType string, params *graphql.RawParams) {
 	ctx := graphql.StartOperationTrace(r.Context())
 	params.Headers = r.Header
-	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
 	opCtx, errs := h.exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		// A request error: nothing ran, so there is no data entry.
@@ -192,7 +195,14 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, mediaType string, 
 		return
 	}
 	responses, ctx := h.exec.DispatchOperation(ctx, opCtx)
-	write(w, mediaType, http.StatusOK, responses(ctx))
+	resp := responses(ctx)
+	if resp == nil {
+		// gqlgen gives no answer once the request's context is done: the
+		// request timeout passed (or the client left).
+		WriteError(w, r, h.log, apperr.Unavailable("the request did not finish in time; retry later", time.Second, ctx.Err()))
+		return
+	}
+	write(w, mediaType, http.StatusOK, resp)
 }
 
 // requestErrors is the answer to a request that did not run: errors, no
