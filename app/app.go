@@ -25,6 +25,7 @@ import (
 	"github.com/wxid/wxid/resolvers"
 	"github.com/wxid/wxid/sealer"
 	"github.com/wxid/wxid/session"
+	"github.com/wxid/wxid/users"
 	"github.com/wxid/wxid/wechat"
 	"github.com/wxid/wxid/wechat/accesstoken"
 	"github.com/wxid/wxid/wechat/wechattest"
@@ -54,6 +55,8 @@ type App struct {
 	Sessions *session.Manager
 	// Identity logs users in.
 	Identity *identity.Service
+	// Users reads and administers users.
+	Users *users.Service
 	// WeChat is the upstream client.
 	WeChat *wechat.Client
 	// Tokens holds the apps' WeChat access tokens, shared by the cluster.
@@ -139,16 +142,16 @@ func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error)
 	a.Identity = identity.NewService(a.DB.Client, a.WeChat, apps, a.Sessions, seal, identity.Options{
 		Now: o.Now, Logger: a.Log, RowLocks: a.DB.Dialect == dialect.MySQL,
 	})
+	a.Users = users.NewService(a.DB.Client, a.Sessions, users.Options{Logger: a.Log})
 	a.Tokens = accesstoken.New(a.Cache, a.WeChat, accesstoken.Options{Now: o.Now, Logger: a.Log, Registerer: a.Registry, Sealer: seal})
 	a.Phone = phone.NewService(a.DB.Client, seal, apps, a.Tokens, a.WeChat, phone.Options{Now: o.Now, Logger: a.Log})
 
 	a.limiter = a.newLimiter(o.Now)
 	a.handler = a.routes(&resolvers.Resolver{
-		Client:   a.DB.Client,
 		Identity: a.Identity,
+		Accounts: a.Users,
 		Sessions: a.Sessions,
 		Phone:    a.Phone,
-		Log:      a.Log,
 	})
 
 	// Learn the revocations of the last TTL before serving, so that a

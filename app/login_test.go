@@ -11,9 +11,9 @@ import (
 
 	"github.com/wxid/wxid/cache"
 	"github.com/wxid/wxid/ent/openid"
-	"github.com/wxid/wxid/identity"
 	"github.com/wxid/wxid/internal/apptest"
 	"github.com/wxid/wxid/session"
+	"github.com/wxid/wxid/users"
 	"github.com/wxid/wxid/wechat/wechattest"
 )
 
@@ -104,7 +104,7 @@ func TestLogin(t *testing.T) {
 				Where(openid.Openid(e.WeChat.OpenID(apptest.AppID, "erin"))).Only(context.Background())
 			require.NoError(t, err)
 			require.NotContains(t, string(row.SessionKey), secondKey, "stored encrypted")
-			plain, err := e.App.Sealer.Open(row.SessionKey, identity.SessionKeyAAD(apptest.AppID, row.Openid))
+			plain, err := e.App.Sealer.Open(row.SessionKey, users.SessionKeyAAD(apptest.AppID, row.Openid))
 			require.NoError(t, err)
 			require.Equal(t, secondKey, string(plain))
 		})

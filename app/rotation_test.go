@@ -8,10 +8,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wxid/wxid/ent/openid"
-	"github.com/wxid/wxid/identity"
 	"github.com/wxid/wxid/internal/apptest"
 	"github.com/wxid/wxid/phone"
 	"github.com/wxid/wxid/sealer"
+	"github.com/wxid/wxid/users"
 )
 
 // TestSecretKeyRotation follows the documented procedure: data sealed under
@@ -43,7 +43,7 @@ func TestSecretKeyRotation(t *testing.T) {
 	opensUnder := func(key []byte, sealed []byte, user string) bool {
 		s, err := sealer.New(key)
 		require.NoError(t, err)
-		_, err = s.Open(sealed, identity.SessionKeyAAD(apptest.AppID, before.WeChat.OpenID(apptest.AppID, user)))
+		_, err = s.Open(sealed, users.SessionKeyAAD(apptest.AppID, before.WeChat.OpenID(apptest.AppID, user)))
 		return err == nil
 	}
 	require.True(t, opensUnder(keyA, sealedKey(before, "alice"), "alice"))

@@ -61,6 +61,7 @@ import (
 	"github.com/wxid/wxid/ent/user"
 	"github.com/wxid/wxid/sealer"
 	"github.com/wxid/wxid/session"
+	"github.com/wxid/wxid/users"
 	"github.com/wxid/wxid/wechat"
 )
 
@@ -155,7 +156,7 @@ func (s *Service) Login(ctx context.Context, appID, code string, meta session.Cl
 	if err != nil {
 		return nil, fmt.Errorf("jscode2session: %w", wechat.Classified(err))
 	}
-	sealedKey := s.sealer.Seal([]byte(ws.SessionKey), SessionKeyAAD(app.AppID, ws.OpenID))
+	sealedKey := s.sealer.Seal([]byte(ws.SessionKey), users.SessionKeyAAD(app.AppID, ws.OpenID))
 
 	b, err := s.bindRetrying(ctx, app.AppID, ws, sealedKey, meta)
 	if err != nil {
@@ -189,11 +190,6 @@ func (s *Service) bindRetrying(ctx context.Context, appID string, ws wechat.Sess
 		case <-time.After(backoff):
 		}
 	}
-}
-
-// SessionKeyAAD binds a sealed session_key to its OpenID row.
-func SessionKeyAAD(appID, openID string) []byte {
-	return []byte("session_key\x00" + appID + "\x00" + openID)
 }
 
 type binding struct {
@@ -372,23 +368,4 @@ func truncateForMessage(s string) string {
 		return s[:40] + "…"
 	}
 	return s
-}
-
-// SetDisabled disables or re-enables a user. Disabling also revokes every
-// session of the user, so its skeys stop working at once.
-func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) (*ent.User, error) {
-	u, err := s.db.User.UpdateOneID(userID).SetDisabled(disabled).Save(ctx)
-	if ent.IsNotFound(err) {
-		return nil, apperr.NotFound("user not found")
-	}
-	if err != nil {
-		return nil, apperr.Internal(fmt.Errorf("updating user: %w", err))
-	}
-	if disabled {
-		if _, err := s.sessions.RevokeUser(ctx, userID); err != nil {
-			return nil, apperr.Internal(err)
-		}
-	}
-	s.log.InfoContext(ctx, "user disabled flag changed", "user_id", userID, "disabled", disabled)
-	return u, nil
 }

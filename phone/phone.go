@@ -25,9 +25,9 @@ import (
 	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/ent/user"
-	"github.com/wxid/wxid/identity"
 	"github.com/wxid/wxid/sealer"
 	"github.com/wxid/wxid/session"
+	"github.com/wxid/wxid/users"
 	"github.com/wxid/wxid/wechat"
 )
 
@@ -134,10 +134,8 @@ func (s *Service) Verify(ctx context.Context, caller session.Info, in Input) (*R
 	case oldForm == newForm:
 		return nil, apperr.BadInput(msgOneForm)
 	case caller.AppID == "" || caller.OpenID == "":
-		// Sessions carry their account; fill it in if one does not.
-		if caller, err = s.fillAccount(ctx, caller); err != nil {
-			return nil, err
-		}
+		// session.Info carries its account by construction.
+		return nil, apperr.Internal(fmt.Errorf("session %d names no account", caller.ID))
 	}
 	switch {
 	case oldForm:
@@ -213,16 +211,8 @@ func checkEncrypted(encryptedData, iv string) error {
 	return nil
 }
 
-// fillAccount sets caller's AppID and OpenID from its OpenID row.
-func (s *Service) fillAccount(ctx context.Context, caller session.Info) (session.Info, error) {
-	oid, err := s.openID(ctx, caller)
-	if err != nil {
-		return caller, err
-	}
-	caller.AppID, caller.OpenID = oid.Appid, oid.Openid
-	return caller, nil
-}
-
+// openID reads the caller's OpenID row, which must be the account its
+// session names.
 func (s *Service) openID(ctx context.Context, caller session.Info) (*ent.OpenID, error) {
 	oid, err := s.db.OpenID.Get(ctx, caller.OpenIDID)
 	switch {
@@ -230,7 +220,7 @@ func (s *Service) openID(ctx context.Context, caller session.Info) (*ent.OpenID,
 		return nil, apperr.Unauthenticated("the skey's WeChat account no longer exists: call wx.login() and login again")
 	case err != nil:
 		return nil, apperr.Internal(fmt.Errorf("reading openid: %w", err))
-	case oid.UserID != caller.UserID || (caller.AppID != "" && (oid.Appid != caller.AppID || oid.Openid != caller.OpenID)):
+	case oid.UserID != caller.UserID || oid.Appid != caller.AppID || oid.Openid != caller.OpenID:
 		return nil, apperr.Internal(fmt.Errorf("session %d names openid row %d of another account", caller.ID, caller.OpenIDID))
 	}
 	return oid, nil
@@ -245,7 +235,7 @@ func (s *Service) sessionKey(ctx context.Context, caller session.Info) (string, 
 	if len(oid.SessionKey) == 0 {
 		return "", decryptFailed(errors.New("no session key stored"))
 	}
-	key, err := s.sealer.Open(oid.SessionKey, identity.SessionKeyAAD(oid.Appid, oid.Openid))
+	key, err := s.sealer.Open(oid.SessionKey, users.SessionKeyAAD(oid.Appid, oid.Openid))
 	if err != nil {
 		// Sealed under another WXID_SECRET_KEY: a new login stores a key
 		// this server can open.

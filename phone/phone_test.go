@@ -20,6 +20,7 @@ import (
 	"github.com/wxid/wxid/phone"
 	"github.com/wxid/wxid/sealer"
 	"github.com/wxid/wxid/session"
+	"github.com/wxid/wxid/users"
 	"github.com/wxid/wxid/wechat"
 )
 
@@ -81,7 +82,7 @@ func newFixture(t testing.TB) *fixture {
 	now := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 	u := db.Client.User.Create().SaveX(ctx)
 	oid := db.Client.OpenID.Create().SetUserID(u.ID).SetAppid(appID).SetOpenid(openID).
-		SetSessionKey(s.Seal([]byte(sessionKey), identity.SessionKeyAAD(appID, openID))).SaveX(ctx)
+		SetSessionKey(s.Seal([]byte(sessionKey), users.SessionKeyAAD(appID, openID))).SaveX(ctx)
 	up := &upstream{}
 	apps := identity.Apps{Default: appID, Secrets: map[string]string{appID: "secret"}}
 	svc := phone.NewService(db.Client, s, apps, tokens{}, up, phone.Options{
@@ -227,13 +228,13 @@ func TestStoredKeyProblems(t *testing.T) {
 		f := newFixture(t)
 		other, err := sealer.New(sealer.GenerateKey())
 		require.NoError(t, err)
-		f.db.OpenID.UpdateOneID(f.openIDID).SetSessionKey(other.Seal([]byte(sessionKey), identity.SessionKeyAAD(appID, openID))).ExecX(ctx)
+		f.db.OpenID.UpdateOneID(f.openIDID).SetSessionKey(other.Seal([]byte(sessionKey), users.SessionKeyAAD(appID, openID))).ExecX(ctx)
 		_, err = f.svc.Verify(ctx, f.caller, phone.Input{EncryptedData: p(vecPhone), IV: p(vecIV)})
 		require.Equal(t, apperr.CodeDecryptFailed, errmap.Code(err))
 	})
 	t.Run("sealed for another account", func(t *testing.T) {
 		f := newFixture(t)
-		f.db.OpenID.UpdateOneID(f.openIDID).SetSessionKey(f.sealer.Seal([]byte(sessionKey), identity.SessionKeyAAD(appID, "someone-else"))).ExecX(ctx)
+		f.db.OpenID.UpdateOneID(f.openIDID).SetSessionKey(f.sealer.Seal([]byte(sessionKey), users.SessionKeyAAD(appID, "someone-else"))).ExecX(ctx)
 		_, err := f.svc.Verify(ctx, f.caller, phone.Input{EncryptedData: p(vecPhone), IV: p(vecIV)})
 		require.Equal(t, apperr.CodeDecryptFailed, errmap.Code(err))
 	})
@@ -244,13 +245,15 @@ func TestStoredKeyProblems(t *testing.T) {
 		_, err := f.svc.Verify(ctx, caller, phone.Input{EncryptedData: p(vecPhone), IV: p(vecIV)})
 		require.Equal(t, apperr.CodeInternal, errmap.Code(err))
 	})
-	t.Run("session without its account fills it in", func(t *testing.T) {
+	t.Run("session without its account", func(t *testing.T) {
+		// Every session.Info carries its appid and openid; one that does
+		// not names no account, and nothing is stored.
 		f := newFixture(t)
 		caller := f.caller
 		caller.AppID, caller.OpenID = "", ""
-		res, err := f.svc.Verify(ctx, caller, phone.Input{EncryptedData: p(vecPhone), IV: p(vecIV)})
-		require.NoError(t, err)
-		require.Equal(t, "13800138000", res.PurePhoneNumber)
+		_, err := f.svc.Verify(ctx, caller, phone.Input{EncryptedData: p(vecPhone), IV: p(vecIV)})
+		require.Equal(t, apperr.CodeInternal, apperr.CodeOf(err))
+		require.Nil(t, f.db.User.GetX(ctx, f.caller.UserID).PhoneNumber)
 	})
 	t.Run("disabled user", func(t *testing.T) {
 		f := newFixture(t)

@@ -10,30 +10,18 @@ import (
 
 	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/ent"
-	"github.com/wxid/wxid/ent/user"
 )
 
 func (r *mutationResolver) DisableUser(ctx context.Context, id int) (*ent.User, error) {
-	return r.Identity.SetDisabled(ctx, id, true)
+	return r.Accounts.SetDisabled(ctx, id, true)
 }
 
 func (r *mutationResolver) EnableUser(ctx context.Context, id int) (*ent.User, error) {
-	return r.Identity.SetDisabled(ctx, id, false)
+	return r.Accounts.SetDisabled(ctx, id, false)
 }
 
 func (r *mutationResolver) RevokeUserSessions(ctx context.Context, userID int) (int, error) {
-	exists, err := r.Client.User.Query().Where(user.ID(userID)).Exist(ctx)
-	if err != nil {
-		return 0, entError(err, "user")
-	}
-	if !exists {
-		return 0, apperr.NotFound("user not found")
-	}
-	n, err := r.Sessions.RevokeUser(ctx, userID)
-	if err != nil {
-		return 0, apperr.Internal(err)
-	}
-	return n, nil
+	return r.Accounts.RevokeSessions(ctx, userID)
 }
 
 func (r *userResolver) ActiveSessions(ctx context.Context, obj *ent.User) ([]*ent.Session, error) {

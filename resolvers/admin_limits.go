@@ -13,6 +13,7 @@ import (
 
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/graph"
+	"github.com/wxid/wxid/users"
 )
 
 // Error codes of the request limits. gqlgen's complexity limit answers
@@ -37,7 +38,7 @@ const ActiveSessionsCost = 100
 // of a page add up.
 func SetAdminComplexity(c *graph.ComplexityRoot) {
 	c.Query.Users = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.UserOrder, _ *ent.UserWhereInput) int {
-		return times(PageSize(first, last), child)
+		return times(users.PageSize(first, last), child)
 	}
 	c.Query.Nodes = func(child int, ids []int) int {
 		return times(min(len(ids), MaxPageSize), child)

@@ -108,15 +108,6 @@ func TestNoIntrospection(t *testing.T) {
 	}
 }
 
-func TestPageSize(t *testing.T) {
-	n := func(i int) *int { return &i }
-	require.Equal(t, DefaultPageSize, PageSize(nil, nil))
-	require.Equal(t, 10, PageSize(n(10), nil))
-	require.Equal(t, 7, PageSize(nil, n(7)))
-	require.Equal(t, MaxPageSize, PageSize(n(1_000_000), nil), "clamped: the resolver answers BAD_USER_INPUT")
-	require.Equal(t, 0, PageSize(n(-5), nil))
-}
-
 func TestTimesSaturates(t *testing.T) {
 	require.Equal(t, 1, times(0, 50))
 	require.Equal(t, 501, times(100, 5))

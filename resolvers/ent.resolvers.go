@@ -9,36 +9,26 @@ import (
 	"context"
 
 	"entgo.io/contrib/entgql"
-	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/graph"
+	"github.com/wxid/wxid/users"
 )
 
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
-	nodes, err := loadNodes(ctx, r.Client, []int{id})
+	nodes, err := r.Accounts.Nodes(ctx, []int{id}, userEdges(ctx))
 	if err != nil {
-		return nil, apperr.Internal(err)
+		return nil, err
 	}
 	return nodes[0], nil
 }
 
 func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
-	if len(ids) > MaxPageSize {
-		return nil, apperr.BadInput("ids must list at most %d IDs", MaxPageSize)
-	}
-	nodes, err := loadNodes(ctx, r.Client, ids)
-	if err != nil {
-		return nil, apperr.Internal(err)
-	}
-	return nodes, nil
+	return r.Accounts.Nodes(ctx, ids, userEdges(ctx))
 }
 
 func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error) {
-	q, err := where.Filter(r.Client.User.Query())
-	if err != nil {
-		return nil, apperr.Wrap(apperr.CodeBadUserInput, "invalid where: "+err.Error(), err)
-	}
-	return paginateUsers(ctx, q, userPage{after: after, before: before, first: first, last: last, order: orderBy})
+	page := users.Page{After: after, Before: before, First: first, Last: last, OrderBy: orderBy, Where: where}
+	return r.Accounts.List(ctx, page, connectionWant(ctx))
 }
 
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }

@@ -1,21 +1,11 @@
 package resolvers
 
 import (
-	"github.com/wxid/wxid/apperr"
+	"github.com/wxid/wxid/users"
 )
 
-// MaxPageSize caps first and last of a connection.
-const MaxPageSize = 100
-
-// checkPageSize refuses pages larger than MaxPageSize and negative ones.
-func checkPageSize(first, last *int) error {
-	for _, n := range []*int{first, last} {
-		if n != nil && (*n < 0 || *n > MaxPageSize) {
-			return apperr.BadInput("first and last must be between 0 and %d", MaxPageSize)
-		}
-	}
-	return nil
-}
+// MaxPageSize caps first and last of a connection, and the IDs of nodes.
+const MaxPageSize = users.MaxPageSize
 
 // optional returns nil for "", else &s.
 func optional(s string) *string {

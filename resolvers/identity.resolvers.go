@@ -8,11 +8,8 @@ package resolvers
 import (
 	"context"
 
-	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/auth"
 	"github.com/wxid/wxid/ent"
-	"github.com/wxid/wxid/ent/openid"
-	"github.com/wxid/wxid/ent/unionid"
 	"github.com/wxid/wxid/graph"
 	"github.com/wxid/wxid/graph/model"
 )
@@ -42,39 +39,15 @@ func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := r.Client.User.Get(ctx, info.UserID)
-	if ent.IsNotFound(err) || (err == nil && u.Disabled) {
-		return nil, apperr.Unauthenticated("the skey's user no longer exists or is disabled")
-	}
-	return u, entError(err, "user")
+	return r.Accounts.Me(ctx, info.UserID, userEdges(ctx))
 }
 
 func (r *userResolver) UnionID(ctx context.Context, obj *ent.User) (*string, error) {
-	switch u, err := obj.Edges.UnionIDOrErr(); {
-	case err == nil:
-		return &u.Unionid, nil
-	case ent.IsNotFound(err):
-		return nil, nil // loaded: the user has none
-	}
-	u, err := r.Client.UnionID.Query().Where(unionid.UserID(obj.ID)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, entError(err, "unionid")
-	}
-	return &u.Unionid, nil
+	return r.Accounts.UnionID(ctx, obj)
 }
 
 func (r *userResolver) OpenIds(ctx context.Context, obj *ent.User) ([]*ent.OpenID, error) {
-	if ids, err := obj.Edges.OpenIdsOrErr(); err == nil {
-		return ids, nil
-	}
-	ids, err := r.Client.OpenID.Query().
-		Where(openid.UserID(obj.ID)).
-		Order(ent.Asc(openid.FieldID)).
-		All(ctx)
-	return ids, entError(err, "openids")
+	return r.Accounts.OpenIDs(ctx, obj)
 }
 
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }

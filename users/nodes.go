@@ -1,0 +1,63 @@
+package users
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/wxid/wxid/apperr"
+	"github.com/wxid/wxid/ent"
+	entsession "github.com/wxid/wxid/ent/session"
+	"github.com/wxid/wxid/ent/user"
+)
+
+// Nodes resolves the Relay node IDs ids, in their order: users (with the
+// edges e names, one query per edge) and sessions; nil for an ID that
+// names neither. It refuses more than MaxPageSize IDs.
+func (s *Service) Nodes(ctx context.Context, ids []int, e Edges) ([]ent.Noder, error) {
+	if len(ids) > MaxPageSize {
+		return nil, apperr.BadInput("ids must list at most %d IDs", MaxPageSize)
+	}
+	out := make([]ent.Noder, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	found, err := s.nodes(ctx, ids, e)
+	if err != nil {
+		return nil, apperr.Internal(err)
+	}
+	for i, id := range ids {
+		if n, ok := found[id]; ok {
+			out[i] = n
+		}
+	}
+	return out, nil
+}
+
+// nodes reads the users among ids, then the sessions among the rest.
+func (s *Service) nodes(ctx context.Context, ids []int, e Edges) (map[int]ent.Noder, error) {
+	users, err := e.with(s.db.User.Query().Where(user.IDIn(ids...))).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading user nodes: %w", err)
+	}
+	found := make(map[int]ent.Noder, len(ids))
+	for _, u := range users {
+		found[u.ID] = u
+	}
+	var rest []int
+	for _, id := range ids {
+		if _, ok := found[id]; !ok {
+			rest = append(rest, id)
+		}
+	}
+	if len(rest) == 0 {
+		return found, nil
+	}
+	sessions, err := s.db.Session.Query().Where(entsession.IDIn(rest...)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading session nodes: %w", err)
+	}
+	for _, r := range sessions {
+		found[r.ID] = r
+	}
+	return found, nil
+}
