@@ -3,13 +3,10 @@ package session
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/wxid/wxid/ent"
-	"github.com/wxid/wxid/ent/predicate"
-	entsession "github.com/wxid/wxid/ent/session"
 )
 
 // Refresh rotates an skey: it returns a new skey with a fresh idle expiry,
@@ -17,100 +14,110 @@ import (
 // the grace window. Refreshing an skey that was already rotated (a
 // concurrent or repeated call within the grace window) returns the same
 // successor, so one login never forks into two.
+//
+// The database decides, in one transaction holding the old row's lock;
+// the cache learns the outcome after the commit.
 func (m *Manager) Refresh(ctx context.Context, skey string, meta ClientMeta) (string, Info, error) {
 	if !m.keys.Verify(skey) {
 		return "", Info{}, ErrInvalid
 	}
 	hash := Hash(skey)
-	var (
-		newSkey  string
-		newInfo  Info
-		oldInfo  Info
-		newEntry bool
-	)
-	err := withTx(ctx, m.db, m.opts.RowLocks, func(tx *ent.Tx) error {
-		now := m.now()
-		q := tx.Session.Query().Where(entsession.TokenHash(hash)).WithOpenID()
-		if m.opts.RowLocks {
-			q = q.ForUpdate()
-		}
-		row, err := q.Only(ctx)
-		if ent.IsNotFound(err) {
-			return ErrInvalid
-		}
-		if err != nil {
-			return fmt.Errorf("reading session: %w", err)
-		}
-		if row.RevokedAt != nil || !now.Before(row.ExpiresAt) {
-			return ErrInvalid
-		}
-		if row.RotatedAt != nil {
-			// Already rotated within the grace window: hand out the same
-			// successor.
-			plain, err := m.sealer.Open(row.SuccessorToken, []byte(hash))
-			if err != nil {
-				return fmt.Errorf("opening successor skey: %w", err)
-			}
-			succ, err := tx.Session.Query().
-				Where(entsession.TokenHash(Hash(string(plain)))).
-				WithOpenID().
-				Only(ctx)
-			if err != nil {
-				return fmt.Errorf("reading successor session: %w", err)
-			}
-			if succ.RevokedAt != nil || !now.Before(succ.ExpiresAt) {
-				return ErrInvalid
-			}
-			newSkey, newInfo = string(plain), infoOf(succ, succ.Edges.OpenID)
-			return nil
-		}
-		if !now.Before(row.AbsoluteExpiresAt) {
-			return ErrInvalid
-		}
-		newSkey, err = m.keys.NewToken()
-		if err != nil {
-			return err
-		}
-		succ, err := tx.Session.Create().
-			SetUserID(row.UserID).
-			SetOpenIDID(row.OpenIDID).
-			SetTokenHash(Hash(newSkey)).
-			SetFamily(row.Family).
-			SetCreatedAt(now).
-			SetExpiresAt(minTime(now.Add(m.opts.TTL), row.AbsoluteExpiresAt)).
-			SetAbsoluteExpiresAt(row.AbsoluteExpiresAt).
-			SetLastRefreshedAt(now).
-			SetClientIP(truncate(meta.IP, 64)).
-			SetUserAgent(truncate(meta.UserAgent, 512)).
-			Save(ctx)
-		if err != nil {
-			return fmt.Errorf("creating rotated session: %w", err)
-		}
-		old, err := tx.Session.UpdateOne(row).
-			SetRotatedAt(now).
-			SetExpiresAt(minTime(row.ExpiresAt, now.Add(m.opts.Grace))).
-			SetSuccessorToken(m.sealer.Seal([]byte(newSkey), []byte(hash))).
-			Save(ctx)
-		if err != nil {
-			return fmt.Errorf("rotating session: %w", err)
-		}
-		newInfo, oldInfo, newEntry = infoOf(succ, row.Edges.OpenID), infoOf(old, row.Edges.OpenID), true
-		return nil
+	var rot rotation
+	err := m.store.Transact(ctx, func(tx *Store) error {
+		var err error
+		rot, err = m.rotate(ctx, tx, hash, meta)
+		return err
 	})
 	if err != nil {
 		return "", Info{}, err
 	}
-	if newEntry {
-		_ = m.store(ctx, Hash(newSkey), newInfo, false)
-		// The old skey's entry must shrink to the grace window. If the
-		// cache cannot take that, bury it instead: losing the grace is
-		// better than an entry that outlives it.
-		if !oldInfo.ExpiresAt.After(m.now()) || m.store(ctx, hash, oldInfo, false) != nil {
-			m.bury(ctx, []string{hash}, oldInfo.AbsoluteExpiresAt)
-		}
+	if rot.fresh {
+		m.publishRotation(ctx, hash, rot)
 		m.metrics.refreshed.Inc()
 	}
-	return newSkey, newInfo, nil
+	return rot.skey, rot.next, nil
+}
+
+// rotation is the outcome of a Refresh.
+type rotation struct {
+	// skey and next are the successor skey and its session.
+	skey string
+	next Info
+	// prev is the rotated session, now expiring at the end of its grace
+	// window; set when fresh.
+	prev Info
+	// fresh is true when this call rotated, false when it found the
+	// successor of an earlier rotation.
+	fresh bool
+}
+
+// rotate decides a Refresh inside tx: the old session must be live; a
+// rotated one hands out its successor, any other one within the login's
+// absolute expiry gets a new successor.
+func (m *Manager) rotate(ctx context.Context, tx *Store, hash string, meta ClientMeta) (rotation, error) {
+	now := m.now()
+	old, err := tx.Lock(ctx, hash)
+	switch {
+	case err != nil:
+		return rotation{}, err
+	case !old.Live(now):
+		return rotation{}, ErrInvalid
+	case old.RotatedAt != nil:
+		return m.successor(ctx, tx, old, now)
+	case !now.Before(old.AbsoluteExpiresAt):
+		return rotation{}, ErrInvalid
+	}
+	return m.rotateNow(ctx, tx, old, now, meta)
+}
+
+// successor returns the successor of old, rotated earlier: the same skey
+// for every call within the grace window, while it lives.
+func (m *Manager) successor(ctx context.Context, tx *Store, old *Record, now time.Time) (rotation, error) {
+	plain, err := m.sealer.Open(old.SuccessorToken, []byte(old.TokenHash))
+	if err != nil {
+		return rotation{}, fmt.Errorf("opening successor skey: %w", err)
+	}
+	next, err := tx.FindWithAccount(ctx, Hash(string(plain)))
+	if err != nil {
+		return rotation{}, fmt.Errorf("reading successor session: %w", err)
+	}
+	if !next.Live(now) {
+		return rotation{}, ErrInvalid
+	}
+	return rotation{skey: string(plain), next: next.Info()}, nil
+}
+
+// rotateNow creates the successor of old in the same login (family and
+// absolute expiry) and cuts old to the grace window, recording the
+// successor sealed under old's hash so that a repeated call finds it.
+func (m *Manager) rotateNow(ctx context.Context, tx *Store, old *Record, now time.Time, meta ClientMeta) (rotation, error) {
+	skey, err := m.keys.NewToken()
+	if err != nil {
+		return rotation{}, err
+	}
+	next := &Record{UserID: old.UserID, OpenIDID: old.OpenIDID, AppID: old.AppID, OpenID: old.OpenID,
+		TokenHash: Hash(skey), Family: old.Family,
+		CreatedAt: now, ExpiresAt: minTime(now.Add(m.opts.TTL), old.AbsoluteExpiresAt),
+		AbsoluteExpiresAt: old.AbsoluteExpiresAt, LastRefreshedAt: &now}
+	if err := tx.Create(ctx, next, meta); err != nil {
+		return rotation{}, fmt.Errorf("creating rotated session: %w", err)
+	}
+	prev := *old
+	prev.RotatedAt, prev.ExpiresAt = &now, minTime(old.ExpiresAt, now.Add(m.opts.Grace))
+	if err := tx.MarkRotated(ctx, old.ID, now, prev.ExpiresAt, m.sealer.Seal([]byte(skey), []byte(old.TokenHash))); err != nil {
+		return rotation{}, err
+	}
+	return rotation{skey: skey, next: next.Info(), prev: prev.Info(), fresh: true}, nil
+}
+
+// publishRotation caches the successor and shrinks the old skey's entry to
+// the grace window. If the cache cannot take that, it buries the old entry
+// instead: losing the grace is better than an entry that outlives it.
+func (m *Manager) publishRotation(ctx context.Context, oldHash string, rot rotation) {
+	_ = m.cacheInfo(ctx, Hash(rot.skey), rot.next, false)
+	if !rot.prev.ExpiresAt.After(m.now()) || m.cacheInfo(ctx, oldHash, rot.prev, false) != nil {
+		m.bury(ctx, []string{oldHash}, rot.prev.AbsoluteExpiresAt)
+	}
 }
 
 // Revoke ends the login an skey belongs to: the skey itself and every skey
@@ -120,15 +127,16 @@ func (m *Manager) Revoke(ctx context.Context, skey string) error {
 	if err != nil {
 		return err
 	}
-	row, err := m.db.Session.Get(ctx, info.ID)
-	if err != nil {
-		return fmt.Errorf("reading session: %w", err)
-	}
-	n, err := m.revokeWhere(ctx, entsession.Family(row.Family))
+	r, err := m.store.Get(ctx, info.ID)
 	if err != nil {
 		return err
 	}
-	if n == 0 {
+	rev, err := m.store.RevokeFamily(ctx, r.Family, m.now())
+	if err != nil {
+		return err
+	}
+	m.buryRevoked(ctx, rev)
+	if rev.N == 0 {
 		return ErrInvalid
 	}
 	return nil
@@ -137,60 +145,26 @@ func (m *Manager) Revoke(ctx context.Context, skey string) error {
 // RevokeUser ends every live session of a user and returns how many it
 // ended.
 func (m *Manager) RevokeUser(ctx context.Context, userID int) (int, error) {
-	return m.revokeWhere(ctx, entsession.UserID(userID))
+	rev, err := m.store.RevokeUser(ctx, userID, m.now())
+	if err != nil {
+		return 0, err
+	}
+	m.buryRevoked(ctx, rev)
+	return rev.N, nil
 }
 
-// revokeWhere marks the live sessions matching p revoked in the database,
-// then buries their cache entries.
-func (m *Manager) revokeWhere(ctx context.Context, p predicate.Session) (int, error) {
-	now := m.now()
-	rows, err := m.db.Session.Query().
-		Where(p, entsession.RevokedAtIsNil(), entsession.ExpiresAtGT(now)).
-		Select(entsession.FieldID, entsession.FieldTokenHash, entsession.FieldAbsoluteExpiresAt).
-		All(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("listing sessions to revoke: %w", err)
+// buryRevoked buries the cache entries of what a revocation ended.
+func (m *Manager) buryRevoked(ctx context.Context, rev Revoked) {
+	if len(rev.Hashes) > 0 {
+		m.bury(ctx, rev.Hashes, rev.Until)
 	}
-	if len(rows) == 0 {
-		return 0, nil
-	}
-	ids := make([]int, len(rows))
-	hashes := make([]string, len(rows))
-	until := now
-	for i, r := range rows {
-		ids[i], hashes[i] = r.ID, r.TokenHash
-		if r.AbsoluteExpiresAt.After(until) {
-			until = r.AbsoluteExpiresAt
-		}
-	}
-	n, err := m.db.Session.Update().
-		Where(entsession.IDIn(ids...), entsession.RevokedAtIsNil()).
-		SetRevokedAt(now).
-		Save(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("revoking sessions: %w", err)
-	}
-	m.bury(ctx, hashes, until)
-	m.metrics.revoked.Add(float64(n))
-	return n, nil
+	m.metrics.revoked.Add(float64(rev.N))
 }
 
 // Active lists a user's live sessions, newest first: not revoked, not
 // expired and not rotated.
 func (m *Manager) Active(ctx context.Context, userID int) ([]*ent.Session, error) {
-	rows, err := m.db.Session.Query().
-		Where(
-			entsession.UserID(userID),
-			entsession.RevokedAtIsNil(),
-			entsession.RotatedAtIsNil(),
-			entsession.ExpiresAtGT(m.now()),
-		).
-		Order(ent.Desc(entsession.FieldCreatedAt), ent.Desc(entsession.FieldID)).
-		All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing sessions: %w", err)
-	}
-	return rows, nil
+	return m.store.Active(ctx, userID, m.now())
 }
 
 // purgeBatch bounds one delete of dead sessions.
@@ -202,24 +176,11 @@ func (m *Manager) Purge(ctx context.Context) (int, error) {
 	cutoff := m.now().Add(-time.Hour)
 	total := 0
 	for {
-		ids, err := m.db.Session.Query().
-			Where(entsession.Or(entsession.ExpiresAtLT(cutoff), entsession.RevokedAtLT(cutoff))).
-			Limit(purgeBatch).
-			IDs(ctx)
-		if err != nil {
-			return total, fmt.Errorf("listing dead sessions: %w", err)
-		}
-		if len(ids) == 0 {
-			return total, nil
-		}
-		n, err := m.db.Session.Delete().Where(entsession.IDIn(ids...)).Exec(ctx)
-		if err != nil {
-			return total, fmt.Errorf("purging sessions: %w", err)
-		}
+		n, err := m.store.PurgeBatch(ctx, cutoff, purgeBatch)
 		total += n
 		m.metrics.purged.Add(float64(n))
-		if len(ids) < purgeBatch {
-			return total, nil
+		if err != nil || n < purgeBatch {
+			return total, err
 		}
 		if err := ctx.Err(); err != nil {
 			return total, err
@@ -272,34 +233,6 @@ func (m *Manager) retryInvalidations(ctx context.Context) {
 		}
 		m.pending.remove(hash)
 	}
-}
-
-// withTx runs fn in a transaction, rolling back on error or panic. With
-// rowLocks (MySQL) the transaction reads committed data: its locking reads
-// lock the rows they find and no gaps, so a refresh's lock on its session
-// row cannot block a login's INSERT of a new session into the same index
-// (the deadlock a crowd of logins and refreshes otherwise finds).
-func withTx(ctx context.Context, db *ent.Client, rowLocks bool, fn func(tx *ent.Tx) error) (err error) {
-	tx, err := db.BeginTx(ctx, TxOptions(rowLocks))
-	if err != nil {
-		return fmt.Errorf("starting transaction: %w", err)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = tx.Rollback()
-			panic(p)
-		}
-	}()
-	if err := fn(tx); err != nil {
-		if rerr := tx.Rollback(); rerr != nil {
-			return errors.Join(err, fmt.Errorf("rolling back: %w", rerr))
-		}
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing: %w", err)
-	}
-	return nil
 }
 
 // TxOptions are the options of wxid's writing transactions: READ

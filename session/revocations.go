@@ -2,12 +2,9 @@ package session
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	entsession "github.com/wxid/wxid/ent/session"
 )
 
 // The revocation feed makes a revocation stick on every instance even when
@@ -115,22 +112,15 @@ func (m *Manager) PollRevocations(ctx context.Context) error {
 	if !loaded {
 		from = now.Add(-m.opts.TTL - feedOverlap)
 	}
-	rows, err := m.db.Session.Query().
-		Where(entsession.RevokedAtGTE(from)).
-		Select(entsession.FieldTokenHash, entsession.FieldRevokedAt).
-		All(ctx)
+	revs, err := m.store.RevokedSince(ctx, from)
 	if err != nil {
-		return fmt.Errorf("polling revocations: %w", err)
+		return err
 	}
 	newest := time.Time{}
-	for _, row := range rows {
-		if row.RevokedAt == nil {
-			continue
-		}
-		at := row.RevokedAt.UTC()
-		m.revoked.add(row.TokenHash, m.entryLifeAfter(at))
-		if at.After(newest) {
-			newest = at
+	for _, rev := range revs {
+		m.revoked.add(rev.Hash, m.entryLifeAfter(rev.At))
+		if rev.At.After(newest) {
+			newest = rev.At
 		}
 	}
 	r.mu.Lock()

@@ -1,11 +1,3 @@
-// Package session issues, resolves, rotates and revokes skeys: wxid's own
-// session tokens.
-//
-// The database is the source of truth: a session row holds the SHA-256 of
-// its skey, never the skey. The cache holds an Info per live skey hash so
-// that resolving an skey costs one cache round trip; a miss or a cache
-// failure falls back to the database and refills the cache with Add, so a
-// refill can never overwrite the tombstone that a revocation leaves behind.
 package session
 
 import (
@@ -21,8 +13,6 @@ import (
 
 	"github.com/wxid/wxid/cache"
 	"github.com/wxid/wxid/ent"
-	"github.com/wxid/wxid/ent/openid"
-	entsession "github.com/wxid/wxid/ent/session"
 	"github.com/wxid/wxid/sealer"
 )
 
@@ -72,16 +62,15 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Keys mint and verify skeys and authenticate cache entries; required.
 	Keys *Keys
-	// RowLocks makes Refresh lock the session row (SELECT ... FOR UPDATE).
-	// Set it on MySQL; SQLite has no row locks, and wxid opens SQLite
-	// transactions with BEGIN IMMEDIATE, which serialises them instead.
+	// RowLocks makes Refresh lock the session row (SELECT ... FOR UPDATE)
+	// and run at READ COMMITTED (see NewStore). Set it on MySQL.
 	RowLocks bool
 }
 
 // Manager issues and resolves sessions. It is safe for concurrent use.
 type Manager struct {
 	keys    *Keys
-	db      *ent.Client
+	store   *Store
 	cache   cache.Cache
 	sealer  *sealer.Sealer
 	opts    Options
@@ -91,8 +80,9 @@ type Manager struct {
 	revoked *revocations
 }
 
-// NewManager returns a Manager over the database, the cache and the sealer
-// that protects rotated skeys at rest. It panics without o.Keys.
+// NewManager returns a Manager over the database (through a Store), the
+// cache and the sealer that protects rotated skeys at rest. It panics
+// without o.Keys.
 func NewManager(db *ent.Client, c cache.Cache, s *sealer.Sealer, o Options) *Manager {
 	if o.Keys == nil {
 		panic("session: NewManager needs Options.Keys")
@@ -105,15 +95,12 @@ func NewManager(db *ent.Client, c cache.Cache, s *sealer.Sealer, o Options) *Man
 	}
 	return &Manager{
 		keys: o.Keys,
-		db:   db, cache: c, sealer: s, opts: o, log: o.Logger,
+		store: NewStore(db, o.RowLocks), cache: c, sealer: s, opts: o, log: o.Logger,
 		metrics: newMetrics(o.Registerer),
 		pending: newPendingInvalidations(),
 		revoked: newRevocations(),
 	}
 }
-
-// TTL is the idle lifetime of an skey.
-func (m *Manager) TTL() time.Duration { return m.opts.TTL }
 
 func (m *Manager) now() time.Time { return m.opts.Now().UTC() }
 
@@ -121,9 +108,9 @@ func (m *Manager) now() time.Time { return m.opts.Now().UTC() }
 // its skey.
 func (m *Manager) Issue(ctx context.Context, userID, openIDID int, appID, openID string, meta ClientMeta) (string, Info, error) {
 	var is Issued
-	err := withTx(ctx, m.db, m.opts.RowLocks, func(tx *ent.Tx) error {
+	err := m.store.Transact(ctx, func(tx *Store) error {
 		var err error
-		is, err = m.IssueTx(ctx, tx, userID, openIDID, appID, openID, meta)
+		is, err = m.issue(ctx, tx, userID, openIDID, appID, openID, meta)
 		return err
 	})
 	if err != nil {
@@ -147,34 +134,29 @@ type Issued struct {
 // user's row, then its OpenID row: see the identity package's lock order).
 // Call Publish after tx commits.
 func (m *Manager) IssueTx(ctx context.Context, tx *ent.Tx, userID, openIDID int, appID, openID string, meta ClientMeta) (Issued, error) {
+	return m.issue(ctx, m.store.in(tx), userID, openIDID, appID, openID, meta)
+}
+
+func (m *Manager) issue(ctx context.Context, st *Store, userID, openIDID int, appID, openID string, meta ClientMeta) (Issued, error) {
 	skey, err := m.keys.NewToken()
 	if err != nil {
 		return Issued{}, err
 	}
 	now := m.now()
 	abs := now.Add(m.opts.MaxAge)
-	row, err := tx.Session.Create().
-		SetUserID(userID).
-		SetOpenIDID(openIDID).
-		SetTokenHash(Hash(skey)).
-		SetFamily(newFamily()).
-		SetCreatedAt(now).
-		SetExpiresAt(minTime(now.Add(m.opts.TTL), abs)).
-		SetAbsoluteExpiresAt(abs).
-		SetClientIP(truncate(meta.IP, 64)).
-		SetUserAgent(truncate(meta.UserAgent, 512)).
-		Save(ctx)
-	if err != nil {
-		return Issued{}, fmt.Errorf("creating session: %w", err)
+	r := &Record{UserID: userID, OpenIDID: openIDID, AppID: appID, OpenID: openID,
+		TokenHash: Hash(skey), Family: newFamily(),
+		CreatedAt: now, ExpiresAt: minTime(now.Add(m.opts.TTL), abs), AbsoluteExpiresAt: abs}
+	if err := st.Create(ctx, r, meta); err != nil {
+		return Issued{}, err
 	}
-	return Issued{Skey: skey, Info: Info{ID: row.ID, UserID: userID, OpenIDID: openIDID, AppID: appID, OpenID: openID,
-		ExpiresAt: row.ExpiresAt, AbsoluteExpiresAt: abs}}, nil
+	return Issued{Skey: skey, Info: r.Info()}, nil
 }
 
 // Publish caches a session that IssueTx created, once its transaction has
 // committed. A failure only costs a database read later.
 func (m *Manager) Publish(ctx context.Context, is Issued) {
-	_ = m.store(ctx, Hash(is.Skey), is.Info, false)
+	_ = m.cacheInfo(ctx, Hash(is.Skey), is.Info, false)
 	m.metrics.issued.Inc()
 }
 
@@ -237,46 +219,30 @@ func (m *Manager) Resolve(ctx context.Context, skey string) (Info, error) {
 		return Info{}, err
 	}
 	m.metrics.resolved.WithLabelValues("db", "ok").Inc()
-	_ = m.store(ctx, hash, info, true)
+	_ = m.cacheInfo(ctx, hash, info, true)
 	return info, nil
 }
 
 // load reads a live session from the database: the session row, then,
-// only for a live one, its app and openid.
+// only for a live one, its account.
 func (m *Manager) load(ctx context.Context, hash string, now time.Time) (Info, error) {
-	row, err := m.db.Session.Query().
-		Where(entsession.TokenHash(hash)).
-		Only(ctx)
-	switch {
-	case ent.IsNotFound(err):
-		return Info{}, ErrInvalid
-	case err != nil:
-		return Info{}, fmt.Errorf("reading session: %w", err)
-	}
-	if row.RevokedAt != nil || !now.Before(row.ExpiresAt) {
-		return Info{}, ErrInvalid
-	}
-	oid, err := m.db.OpenID.Query().
-		Where(openid.ID(row.OpenIDID)).
-		Select(openid.FieldAppid, openid.FieldOpenid).
-		Only(ctx)
+	r, err := m.store.Find(ctx, hash)
 	if err != nil {
-		return Info{}, fmt.Errorf("reading session's openid: %w", err)
+		return Info{}, err
 	}
-	return infoOf(row, oid), nil
+	if !r.Live(now) {
+		return Info{}, ErrInvalid
+	}
+	if err := m.store.Account(ctx, r); err != nil {
+		return Info{}, err
+	}
+	return r.Info(), nil
 }
 
-// infoOf describes a session row issued for the OpenID oid.
-func infoOf(row *ent.Session, oid *ent.OpenID) Info {
-	return Info{ID: row.ID, UserID: row.UserID, OpenIDID: row.OpenIDID,
-		AppID: oid.Appid, OpenID: oid.Openid,
-		ExpiresAt: row.ExpiresAt.UTC(), AbsoluteExpiresAt: row.AbsoluteExpiresAt.UTC()}
-}
-
-// store caches info under the skey hash until the skey expires. With
+// cacheInfo caches info under the skey hash until the skey expires. With
 // refill it uses Add, so it never overwrites a newer entry or a tombstone.
 // It logs failures and reports them.
-func (m *Manager) store(ctx context.Context, hash string, info Info, refill bool) error {
+func (m *Manager) cacheInfo(ctx context.Context, hash string, info Info, refill bool) error {
 	ttl := info.ExpiresAt.Sub(m.now())
 	if ttl <= 0 {
 		return nil

@@ -1,0 +1,335 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wxid/wxid/ent"
+	"github.com/wxid/wxid/ent/openid"
+	"github.com/wxid/wxid/ent/predicate"
+	entsession "github.com/wxid/wxid/ent/session"
+)
+
+// Record is a session row as the Store reads and writes it.
+type Record struct {
+	// ID is the row's ID.
+	ID int
+	// UserID is the user the session belongs to.
+	UserID int
+	// OpenIDID is the OpenID row the session was issued for.
+	OpenIDID int
+	// AppID and OpenID are that OpenID row's account; set by the reads
+	// that say so (Lock, FindWithAccount, Account).
+	AppID, OpenID string
+	// TokenHash is the SHA-256 (Hash) of the skey.
+	TokenHash string
+	// Family is shared by every session rotated from one login.
+	Family string
+	// CreatedAt is when the skey was issued.
+	CreatedAt time.Time
+	// ExpiresAt is the idle expiry; a rotated session's is cut to the
+	// grace window.
+	ExpiresAt time.Time
+	// AbsoluteExpiresAt is the end of the login.
+	AbsoluteExpiresAt time.Time
+	// LastRefreshedAt is set on a session created by a rotation.
+	LastRefreshedAt *time.Time
+	// RotatedAt is set once the session has a successor.
+	RotatedAt *time.Time
+	// RevokedAt is set once the session is revoked.
+	RevokedAt *time.Time
+	// SuccessorToken is the successor's skey, sealed under this skey's
+	// hash. Never serialised.
+	SuccessorToken []byte `json:"-"`
+}
+
+// Live reports whether the session authenticates at now: not revoked and
+// not past its idle expiry (a rotated session lives out its grace window).
+func (r *Record) Live(now time.Time) bool {
+	return r.RevokedAt == nil && now.Before(r.ExpiresAt)
+}
+
+// Info is what the cache and the callers know of the live session r.
+func (r *Record) Info() Info {
+	return Info{ID: r.ID, UserID: r.UserID, OpenIDID: r.OpenIDID,
+		AppID: r.AppID, OpenID: r.OpenID,
+		ExpiresAt: r.ExpiresAt.UTC(), AbsoluteExpiresAt: r.AbsoluteExpiresAt.UTC()}
+}
+
+func recordOf(row *ent.Session) *Record {
+	r := &Record{
+		ID: row.ID, UserID: row.UserID, OpenIDID: row.OpenIDID,
+		TokenHash: row.TokenHash, Family: row.Family,
+		CreatedAt: row.CreatedAt.UTC(), ExpiresAt: row.ExpiresAt.UTC(), AbsoluteExpiresAt: row.AbsoluteExpiresAt.UTC(),
+		LastRefreshedAt: utc(row.LastRefreshedAt), RotatedAt: utc(row.RotatedAt), RevokedAt: utc(row.RevokedAt),
+		SuccessorToken: row.SuccessorToken,
+	}
+	if oid := row.Edges.OpenID; oid != nil {
+		r.AppID, r.OpenID = oid.Appid, oid.Openid
+	}
+	return r
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// Revoked is what a revocation ended.
+type Revoked struct {
+	// N is how many sessions it revoked (a concurrent revocation may
+	// have taken some of Hashes).
+	N int
+	// Hashes are the skey hashes of the sessions that were live: their
+	// cache entries must go.
+	Hashes []string
+	// Until is the latest absolute expiry among them: their cache
+	// tombstones matter until then.
+	Until time.Time
+}
+
+// Store persists sessions: every read and write of the session table is
+// here, and the Manager above it decides what they mean (liveness,
+// rotation, grace, the cache). A Store from Transact runs inside one
+// transaction. It is safe for concurrent use.
+type Store struct {
+	db       *ent.Client
+	rowLocks bool
+}
+
+// NewStore returns a Store over db. rowLocks makes Lock lock the row
+// (SELECT ... FOR UPDATE) and Transact run at READ COMMITTED (TxOptions):
+// set it on MySQL. SQLite has no row locks, and wxid opens SQLite
+// transactions with BEGIN IMMEDIATE, which serialises them instead.
+func NewStore(db *ent.Client, rowLocks bool) *Store {
+	return &Store{db: db, rowLocks: rowLocks}
+}
+
+// in is the Store inside a caller's transaction tx.
+func (s *Store) in(tx *ent.Tx) *Store { return &Store{db: tx.Client(), rowLocks: s.rowLocks} }
+
+// Create inserts r, a new session issued to meta's client, and sets r.ID.
+func (s *Store) Create(ctx context.Context, r *Record, meta ClientMeta) error {
+	row, err := s.db.Session.Create().
+		SetUserID(r.UserID).
+		SetOpenIDID(r.OpenIDID).
+		SetTokenHash(r.TokenHash).
+		SetFamily(r.Family).
+		SetCreatedAt(r.CreatedAt).
+		SetExpiresAt(r.ExpiresAt).
+		SetAbsoluteExpiresAt(r.AbsoluteExpiresAt).
+		SetNillableLastRefreshedAt(r.LastRefreshedAt).
+		SetClientIP(truncate(meta.IP, 64)).
+		SetUserAgent(truncate(meta.UserAgent, 512)).
+		Save(ctx)
+	if err != nil {
+		return fmt.Errorf("creating session: %w", err)
+	}
+	r.ID = row.ID
+	return nil
+}
+
+// Find returns the session of an skey hash, without its account;
+// ErrInvalid when there is none.
+func (s *Store) Find(ctx context.Context, hash string) (*Record, error) {
+	return s.find(ctx, s.db.Session.Query().Where(entsession.TokenHash(hash)))
+}
+
+// FindWithAccount is Find with the session's AppID and OpenID.
+func (s *Store) FindWithAccount(ctx context.Context, hash string) (*Record, error) {
+	return s.find(ctx, s.db.Session.Query().Where(entsession.TokenHash(hash)).WithOpenID(withAccount))
+}
+
+// Lock is FindWithAccount that also locks the row until the transaction
+// ends, where the database has row locks; use it inside Transact.
+func (s *Store) Lock(ctx context.Context, hash string) (*Record, error) {
+	q := s.db.Session.Query().Where(entsession.TokenHash(hash)).WithOpenID(withAccount)
+	if s.rowLocks {
+		q = q.ForUpdate()
+	}
+	return s.find(ctx, q)
+}
+
+// Get returns the session with the row ID id; ErrInvalid when there is
+// none.
+func (s *Store) Get(ctx context.Context, id int) (*Record, error) {
+	return s.find(ctx, s.db.Session.Query().Where(entsession.ID(id)))
+}
+
+func (s *Store) find(ctx context.Context, q *ent.SessionQuery) (*Record, error) {
+	row, err := q.Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return nil, ErrInvalid
+	case err != nil:
+		return nil, fmt.Errorf("reading session: %w", err)
+	}
+	return recordOf(row), nil
+}
+
+// withAccount reads what a session needs of its OpenID row: not the
+// sealed session_key.
+func withAccount(q *ent.OpenIDQuery) {
+	q.Select(openid.FieldAppid, openid.FieldOpenid)
+}
+
+// Account sets r's AppID and OpenID from its OpenID row.
+func (s *Store) Account(ctx context.Context, r *Record) error {
+	oid, err := s.db.OpenID.Query().
+		Where(openid.ID(r.OpenIDID)).
+		Select(openid.FieldAppid, openid.FieldOpenid).
+		Only(ctx)
+	if err != nil {
+		return fmt.Errorf("reading session's openid: %w", err)
+	}
+	r.AppID, r.OpenID = oid.Appid, oid.Openid
+	return nil
+}
+
+// MarkRotated records that the session id has the successor sealed in
+// successor: rotated at at, and expiring at expiresAt (its grace window).
+func (s *Store) MarkRotated(ctx context.Context, id int, at, expiresAt time.Time, successor []byte) error {
+	err := s.db.Session.UpdateOneID(id).
+		SetRotatedAt(at).
+		SetExpiresAt(expiresAt).
+		SetSuccessorToken(successor).
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("rotating session: %w", err)
+	}
+	return nil
+}
+
+// RevokeFamily revokes the sessions of one login that are live at now.
+func (s *Store) RevokeFamily(ctx context.Context, family string, now time.Time) (Revoked, error) {
+	return s.revokeWhere(ctx, entsession.Family(family), now)
+}
+
+// RevokeUser revokes every session of a user that is live at now.
+func (s *Store) RevokeUser(ctx context.Context, userID int, now time.Time) (Revoked, error) {
+	return s.revokeWhere(ctx, entsession.UserID(userID), now)
+}
+
+// live selects the sessions Record.Live accepts at now.
+func live(now time.Time) predicate.Session {
+	return entsession.And(entsession.RevokedAtIsNil(), entsession.ExpiresAtGT(now))
+}
+
+func (s *Store) revokeWhere(ctx context.Context, p predicate.Session, now time.Time) (Revoked, error) {
+	rows, err := s.db.Session.Query().
+		Where(p, live(now)).
+		Select(entsession.FieldID, entsession.FieldTokenHash, entsession.FieldAbsoluteExpiresAt).
+		All(ctx)
+	if err != nil {
+		return Revoked{}, fmt.Errorf("listing sessions to revoke: %w", err)
+	}
+	if len(rows) == 0 {
+		return Revoked{}, nil
+	}
+	ids := make([]int, len(rows))
+	out := Revoked{Hashes: make([]string, len(rows)), Until: now}
+	for i, r := range rows {
+		ids[i], out.Hashes[i] = r.ID, r.TokenHash
+		if r.AbsoluteExpiresAt.After(out.Until) {
+			out.Until = r.AbsoluteExpiresAt.UTC()
+		}
+	}
+	out.N, err = s.db.Session.Update().
+		Where(entsession.IDIn(ids...), entsession.RevokedAtIsNil()).
+		SetRevokedAt(now).
+		Save(ctx)
+	if err != nil {
+		return Revoked{}, fmt.Errorf("revoking sessions: %w", err)
+	}
+	return out, nil
+}
+
+// Active lists a user's sessions live at now and not rotated, newest
+// first.
+func (s *Store) Active(ctx context.Context, userID int, now time.Time) ([]*ent.Session, error) {
+	rows, err := s.db.Session.Query().
+		Where(entsession.UserID(userID), live(now), entsession.RotatedAtIsNil()).
+		Order(ent.Desc(entsession.FieldCreatedAt), ent.Desc(entsession.FieldID)).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing sessions: %w", err)
+	}
+	return rows, nil
+}
+
+// Revocation is one revoked session, as the revocation feed reads it.
+type Revocation struct {
+	// Hash is the skey hash of the revoked session.
+	Hash string
+	// At is when it was revoked.
+	At time.Time
+}
+
+// RevokedSince lists the sessions revoked at or after from (an index range
+// scan on revoked_at).
+func (s *Store) RevokedSince(ctx context.Context, from time.Time) ([]Revocation, error) {
+	rows, err := s.db.Session.Query().
+		Where(entsession.RevokedAtGTE(from)).
+		Select(entsession.FieldTokenHash, entsession.FieldRevokedAt).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("polling revocations: %w", err)
+	}
+	out := make([]Revocation, 0, len(rows))
+	for _, r := range rows {
+		if r.RevokedAt != nil {
+			out = append(out, Revocation{Hash: r.TokenHash, At: r.RevokedAt.UTC()})
+		}
+	}
+	return out, nil
+}
+
+// PurgeBatch deletes up to limit sessions that expired or were revoked
+// before cutoff and returns how many it deleted.
+func (s *Store) PurgeBatch(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	ids, err := s.db.Session.Query().
+		Where(entsession.Or(entsession.ExpiresAtLT(cutoff), entsession.RevokedAtLT(cutoff))).
+		Limit(limit).
+		IDs(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("listing dead sessions: %w", err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	n, err := s.db.Session.Delete().Where(entsession.IDIn(ids...)).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("purging sessions: %w", err)
+	}
+	return n, nil
+}
+
+// Transact runs fn with a Store inside one transaction, committing when
+// fn returns nil and rolling back on an error or a panic.
+func (s *Store) Transact(ctx context.Context, fn func(tx *Store) error) (err error) {
+	tx, err := s.db.BeginTx(ctx, TxOptions(s.rowLocks))
+	if err != nil {
+		return fmt.Errorf("starting transaction: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(s.in(tx)); err != nil {
+		if rerr := tx.Rollback(); rerr != nil {
+			return errors.Join(err, fmt.Errorf("rolling back: %w", rerr))
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
