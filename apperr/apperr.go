@@ -119,6 +119,3 @@ func CodeOf(err error) string {
 	}
 	return CodeInternal
 }
-
-// Is reports whether err carries code.
-func Is(err error, code string) bool { return err != nil && CodeOf(err) == code }

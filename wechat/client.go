@@ -3,10 +3,7 @@ package wechat
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -157,22 +154,6 @@ func (c *Client) StableToken(ctx context.Context, app App, forceRefresh bool) (T
 	return c.token(ctx, request{api: api, method: http.MethodPost, path: "cgi-bin/stable_token", body: body, secrets: []string{app.Secret}})
 }
 
-// Token fetches an access token the legacy way (GET cgi-bin/token). Every
-// fetch invalidates the previous token after a few minutes, so servers of a
-// cluster fetching their own knock each other out: prefer StableToken.
-func (c *Client) Token(ctx context.Context, app App) (Token, error) {
-	const api = "token"
-	if err := checkApp(api, app); err != nil {
-		return Token{}, err
-	}
-	q := url.Values{
-		"grant_type": {"client_credential"},
-		"appid":      {app.AppID},
-		"secret":     {app.Secret},
-	}
-	return c.token(ctx, request{api: api, method: http.MethodGet, path: "cgi-bin/token", query: q, secrets: []string{app.Secret}})
-}
-
 func (c *Client) token(ctx context.Context, r request) (Token, error) {
 	var out struct {
 		AccessToken string `json:"access_token"`
@@ -215,65 +196,6 @@ func (c *Client) GetUserPhoneNumber(ctx context.Context, accessToken, code strin
 		return PhoneInfo{}, err
 	}
 	return out.PhoneInfo.info(), nil
-}
-
-// CheckSession asks WeChat whether sessionKey is still the user's current
-// session key (GET wxa/checksession with an hmac_sha256 signature). It
-// returns nil when it is, and an error wrapping ErrInvalidSignature when a
-// later wx.login replaced it.
-func (c *Client) CheckSession(ctx context.Context, accessToken, openID, sessionKey string) error {
-	const api = "checksession"
-	if accessToken == "" {
-		return localError(api, "empty access token", ErrInvalidToken)
-	}
-	q := url.Values{
-		"access_token": {accessToken},
-		"openid":       {openID},
-		"signature":    {SessionSignature(sessionKey)},
-		"sig_method":   {"hmac_sha256"},
-	}
-	var out struct{}
-	return c.call(ctx, request{
-		api: api, method: http.MethodGet, path: "wxa/checksession", query: q, out: &out,
-		secrets: []string{accessToken, sessionKey, q.Get("signature")},
-	})
-}
-
-// ResetUserSessionKey asks WeChat for a new session key for the user, proving
-// possession of the current one (GET wxa/resetusersessionkey). The answer
-// has OpenID and SessionKey set.
-func (c *Client) ResetUserSessionKey(ctx context.Context, accessToken, openID, sessionKey string) (Session, error) {
-	const api = "resetusersessionkey"
-	if accessToken == "" {
-		return Session{}, localError(api, "empty access token", ErrInvalidToken)
-	}
-	q := url.Values{
-		"access_token": {accessToken},
-		"openid":       {openID},
-		"signature":    {SessionSignature(sessionKey)},
-		"sig_method":   {"hmac_sha256"},
-	}
-	var out struct {
-		OpenID     string `json:"openid"`
-		SessionKey string `json:"session_key"`
-	}
-	err := c.call(ctx, request{
-		api: api, method: http.MethodGet, path: "wxa/resetusersessionkey", query: q, out: &out,
-		check:   func() bool { return out.OpenID != "" && ValidSessionKey(out.SessionKey) },
-		secrets: []string{accessToken, sessionKey, q.Get("signature")},
-	})
-	if err != nil {
-		return Session{}, err
-	}
-	return Session{OpenID: out.OpenID, SessionKey: out.SessionKey}, nil
-}
-
-// SessionSignature is checksession's signature of a session key: lowercase
-// hex of HMAC-SHA256 keyed with the session key's base64 text, over the
-// empty message.
-func SessionSignature(sessionKey string) string {
-	m := hmac.New(sha256.New, []byte(sessionKey))
-	return hex.EncodeToString(m.Sum(nil))
 }
 
 // ValidSessionKey reports whether k looks like a WeChat session_key: 24

@@ -365,21 +365,16 @@ func TestTokens(t *testing.T) {
 	_, err = e.client.StableToken(ctx, e.a, true)
 	require.ErrorIs(t, err, wechat.ErrRateLimited, "force refreshes 30 s apart")
 
-	legacy, err := e.client.Token(ctx, e.a)
-	require.NoError(t, err)
-	require.NotEmpty(t, legacy.AccessToken)
-	require.Equal(t, 7200*time.Second, legacy.ExpiresIn)
-
 	_, err = e.client.StableToken(ctx, wechat.App{AppID: appA, Secret: "nope"}, false)
 	require.ErrorIs(t, err, wechat.ErrBadCredentials)
 	require.NotContains(t, err.Error(), "nope")
 
-	_, err = e.client.Token(ctx, wechat.App{AppID: "wxunknown", Secret: secretA})
+	_, err = e.client.StableToken(ctx, wechat.App{AppID: "wxunknown", Secret: secretA}, false)
 	require.ErrorIs(t, err, wechat.ErrBadCredentials)
 	require.NotContains(t, err.Error(), secretA)
 
-	e.wx.Fail(wechattest.APIToken, wechattest.Fault{Body: `{"expires_in":7200}`})
-	_, err = e.client.Token(ctx, e.a)
+	e.wx.Fail(wechattest.APIStableToken, wechattest.Fault{Body: `{"expires_in":7200}`})
+	_, err = e.client.StableToken(ctx, e.a, false)
 	require.ErrorIs(t, err, wechat.ErrUnavailable)
 }
 
@@ -441,32 +436,6 @@ func TestGetUserPhoneNumber(t *testing.T) {
 	})
 }
 
-func TestCheckSession(t *testing.T) {
-	e := newEnv(t, wechat.Options{})
-	ctx := context.Background()
-	tok, err := e.client.StableToken(ctx, e.a, false)
-	require.NoError(t, err)
-
-	first, err := e.client.Code2Session(ctx, e.a, e.login(t, appA, "alice"))
-	require.NoError(t, err)
-	require.NoError(t, e.client.CheckSession(ctx, tok.AccessToken, first.OpenID, first.SessionKey))
-
-	second, err := e.client.Code2Session(ctx, e.a, e.login(t, appA, "alice"))
-	require.NoError(t, err)
-	require.NotEqual(t, first.SessionKey, second.SessionKey)
-	err = e.client.CheckSession(ctx, tok.AccessToken, first.OpenID, first.SessionKey)
-	require.ErrorIs(t, err, wechat.ErrInvalidSignature)
-	require.NotContains(t, err.Error(), first.SessionKey)
-	require.NoError(t, e.client.CheckSession(ctx, tok.AccessToken, second.OpenID, second.SessionKey))
-
-	reset, err := e.client.ResetUserSessionKey(ctx, tok.AccessToken, second.OpenID, second.SessionKey)
-	require.NoError(t, err)
-	require.Equal(t, second.OpenID, reset.OpenID)
-	require.NotEqual(t, second.SessionKey, reset.SessionKey)
-	require.Equal(t, e.wx.SessionKey(appA, "alice"), reset.SessionKey)
-	require.ErrorIs(t, e.client.CheckSession(ctx, tok.AccessToken, second.OpenID, second.SessionKey), wechat.ErrInvalidSignature)
-}
-
 func TestInProcessTransport(t *testing.T) {
 	wx := wechattest.New()
 	wx.AddApp(appA, secretA, "")
@@ -481,9 +450,9 @@ func TestInProcessTransport(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, wx.OpenID(appA, "alice"), s.OpenID)
 
-	wx.Fail(wechattest.APIToken, wechattest.Fault{Delay: 5 * time.Second})
+	wx.Fail(wechattest.APIStableToken, wechattest.Fault{Delay: 5 * time.Second})
 	start := time.Now()
-	_, err = c.Token(context.Background(), wechat.App{AppID: appA, Secret: secretA})
+	_, err = c.StableToken(context.Background(), wechat.App{AppID: appA, Secret: secretA}, false)
 	require.ErrorIs(t, err, wechat.ErrUnavailable)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Less(t, time.Since(start), time.Second)

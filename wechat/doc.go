@@ -1,11 +1,11 @@
 // Package wechat talks to WeChat's server API for mini-programs and
 // implements the encryptedData cryptography.
 //
-// The Client exchanges wx.login codes (jscode2session), fetches access
-// tokens (cgi-bin/stable_token and the legacy cgi-bin/token), resolves the
-// new-form phone-number codes (wxa/business/getuserphonenumber) and checks
-// session keys (wxa/checksession). Every error it returns wraps exactly one
-// of the sentinel errors (ErrInvalidCode, ErrUserBlocked, ErrRateLimited, ErrUnavailable,
+// The Client exchanges wx.login codes (jscode2session), fetches stable
+// access tokens (cgi-bin/stable_token) and resolves the new-form
+// phone-number codes (wxa/business/getuserphonenumber). Every error it
+// returns wraps exactly one of the sentinel errors (ErrInvalidCode,
+// ErrUserBlocked, ErrRateLimited, ErrUnavailable,
 // ErrInvalidToken, ErrBadCredentials, ErrInvalidSignature, ErrUpstream), so
 // callers branch with errors.Is; errcode answers are *Error values reachable
 // with errors.As.

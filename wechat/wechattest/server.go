@@ -632,11 +632,19 @@ func (s *Server) checkSignature(r *http.Request) (person, answer) {
 		return person{}, errAnswer(40003, "invalid openid")
 	}
 	key := s.keys[who]
-	want := wechat.SessionSignature(key)
+	want := SessionSignature(key)
 	if key == "" || !hmac.Equal([]byte(want), []byte(q.Get("signature"))) {
 		return person{}, errAnswer(87009, "invalid signature")
 	}
 	return who, nil
+}
+
+// SessionSignature is the signature checksession and resetusersessionkey
+// expect of a session key: lowercase hex of HMAC-SHA256 keyed with the
+// session key's base64 text, over the empty message.
+func SessionSignature(sessionKey string) string {
+	m := hmac.New(sha256.New, []byte(sessionKey))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // phonePayload is the phone JSON of both getPhoneNumber forms.

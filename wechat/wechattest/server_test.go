@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -161,8 +162,46 @@ func TestSessionKeyRotation(t *testing.T) {
 
 	tok, err := f.client.StableToken(context.Background(), wechat.App{AppID: app1, Secret: secret}, false)
 	require.NoError(t, err)
-	require.ErrorIs(t, f.client.CheckSession(context.Background(), tok.AccessToken, first.OpenID, first.SessionKey), wechat.ErrInvalidSignature)
-	require.NoError(t, f.client.CheckSession(context.Background(), tok.AccessToken, second.OpenID, second.SessionKey))
+	require.Equal(t, float64(87009), f.signed(t, "checksession", tok.AccessToken, first.OpenID, first.SessionKey)["errcode"])
+	require.Equal(t, float64(0), f.signed(t, "checksession", tok.AccessToken, second.OpenID, second.SessionKey)["errcode"])
+
+	reset := f.signed(t, "resetusersessionkey", tok.AccessToken, second.OpenID, second.SessionKey)
+	require.Equal(t, float64(0), reset["errcode"])
+	require.Equal(t, second.OpenID, reset["openid"])
+	require.NotEqual(t, second.SessionKey, reset["session_key"])
+	require.Equal(t, f.wx.SessionKey(app1, "alice"), reset["session_key"])
+	require.Equal(t, float64(87009), f.signed(t, "checksession", tok.AccessToken, second.OpenID, second.SessionKey)["errcode"], "reset replaced it")
+}
+
+// signed calls wxa/checksession or wxa/resetusersessionkey with the
+// signature of sessionKey and returns the decoded answer.
+func (f *fixture) signed(t *testing.T, api, accessToken, openID, sessionKey string) map[string]any {
+	t.Helper()
+	return f.get(t, "/wxa/"+api, url.Values{
+		"access_token": {accessToken}, "openid": {openID},
+		"signature": {wechattest.SessionSignature(sessionKey)}, "sig_method": {"hmac_sha256"},
+	})
+}
+
+// get calls the stand-in with a GET and returns the decoded answer.
+func (f *fixture) get(t *testing.T, path string, q url.Values) map[string]any {
+	t.Helper()
+	resp, err := http.Get(f.srv.URL + path + "?" + q.Encode())
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return out
+}
+
+// legacyToken fetches a token from cgi-bin/token, which the stand-in
+// serves like WeChat although wxid uses only stable tokens.
+func (f *fixture) legacyToken(t *testing.T, app wechat.App) string {
+	t.Helper()
+	out := f.get(t, "/cgi-bin/token", url.Values{"grant_type": {"client_credential"}, "appid": {app.AppID}, "secret": {app.Secret}})
+	tok, _ := out["access_token"].(string)
+	require.NotEmpty(t, tok, "%v", out)
+	return tok
 }
 
 func TestIdentities(t *testing.T) {
@@ -233,20 +272,18 @@ func TestLegacyToken(t *testing.T) {
 	stable, err := f.client.StableToken(ctx, app, false)
 	require.NoError(t, err)
 
-	t1, err := f.client.Token(ctx, app)
-	require.NoError(t, err)
-	t2, err := f.client.Token(ctx, app)
-	require.NoError(t, err)
-	require.NotEqual(t, t1.AccessToken, t2.AccessToken)
-	require.True(t, f.tokenWorks(t, t1.AccessToken), "overlap")
+	t1 := f.legacyToken(t, app)
+	t2 := f.legacyToken(t, app)
+	require.NotEqual(t, t1, t2)
+	require.True(t, f.tokenWorks(t, t1), "overlap")
 
 	f.clock.Advance(wechattest.TokenOverlap)
-	require.Equal(t, 40001, f.tokenErr(t, t1.AccessToken), "the classic cluster bug")
-	require.True(t, f.tokenWorks(t, t2.AccessToken))
+	require.Equal(t, 40001, f.tokenErr(t, t1), "the classic cluster bug")
+	require.True(t, f.tokenWorks(t, t2))
 	require.True(t, f.tokenWorks(t, stable.AccessToken), "stable tokens are kept apart")
 
 	f.wx.ExpireTokens()
-	require.Equal(t, 42001, f.tokenErr(t, t2.AccessToken))
+	require.Equal(t, 42001, f.tokenErr(t, t2))
 	require.Equal(t, 42001, f.tokenErr(t, stable.AccessToken))
 	require.Equal(t, 3, f.wx.Count(wechattest.APIToken)+f.wx.Count(wechattest.APIStableToken))
 }
