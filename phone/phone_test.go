@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wxid/wxid/apperr"
-	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/errmap"
 	"github.com/wxid/wxid/identity"
@@ -73,10 +72,7 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(ctx, testenv.SQLite(t), database.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	require.NoError(t, db.Migrate(ctx))
+	db := testenv.OpenDatabase(t, testenv.SQLite(t))
 	s, err := sealer.New(sealer.GenerateKey())
 	require.NoError(t, err)
 	now := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)

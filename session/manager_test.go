@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wxid/wxid/cache"
-	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
 	entsession "github.com/wxid/wxid/ent/session"
 	"github.com/wxid/wxid/internal/clock"
@@ -68,10 +67,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(ctx, testenv.SQLite(t), database.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	require.NoError(t, db.Migrate(ctx))
+	db := testenv.OpenDatabase(t, testenv.SQLite(t))
 	seal, err := sealer.New(sealer.GenerateKey())
 	require.NoError(t, err)
 	clk := clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))

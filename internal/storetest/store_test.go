@@ -13,7 +13,6 @@ import (
 
 	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/cache"
-	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/internal/clock"
 	"github.com/wxid/wxid/internal/testenv"
@@ -47,11 +46,7 @@ type env struct {
 
 func newEnv(t *testing.T, b backend) *env {
 	t.Helper()
-	ctx := context.Background()
-	db, err := database.Open(ctx, b.url(t), database.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-	require.NoError(t, db.Migrate(ctx))
+	db := testenv.OpenDatabase(t, b.url(t))
 	seal, err := sealer.New(sealer.GenerateKey())
 	require.NoError(t, err)
 	clk := clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
