@@ -167,6 +167,12 @@ func (m *Manager) Active(ctx context.Context, userID int) ([]*ent.Session, error
 	return m.store.Active(ctx, userID, m.now())
 }
 
+// Sessions returns the sessions with the row IDs ids that exist, in no
+// particular order, live or not: the admin API's nodes.
+func (m *Manager) Sessions(ctx context.Context, ids []int) ([]*ent.Session, error) {
+	return m.store.List(ctx, ids)
+}
+
 // purgeBatch bounds one delete of dead sessions.
 const purgeBatch = 500
 

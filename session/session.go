@@ -94,7 +94,7 @@ func NewManager(db *ent.Client, c cache.Cache, s *sealer.Sealer, o Options) *Man
 		o.Logger = slog.Default()
 	}
 	return &Manager{
-		keys: o.Keys,
+		keys:  o.Keys,
 		store: NewStore(db, o.RowLocks), cache: c, sealer: s, opts: o, log: o.Logger,
 		metrics: newMetrics(o.Registerer),
 		pending: newPendingInvalidations(),

@@ -289,6 +289,16 @@ func (s *Store) RevokedSince(ctx context.Context, from time.Time) ([]Revocation,
 	return out, nil
 }
 
+// List returns the sessions with the row IDs ids that exist, in no
+// particular order.
+func (s *Store) List(ctx context.Context, ids []int) ([]*ent.Session, error) {
+	rows, err := s.db.Session.Query().Where(entsession.IDIn(ids...)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading sessions: %w", err)
+	}
+	return rows, nil
+}
+
 // PurgeBatch deletes up to limit sessions that expired or were revoked
 // before cutoff and returns how many it deleted.
 func (s *Store) PurgeBatch(ctx context.Context, cutoff time.Time, limit int) (int, error) {

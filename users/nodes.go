@@ -6,7 +6,6 @@ import (
 
 	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/ent"
-	entsession "github.com/wxid/wxid/ent/session"
 	"github.com/wxid/wxid/ent/user"
 )
 
@@ -52,7 +51,7 @@ func (s *Service) nodes(ctx context.Context, ids []int, e Edges) (map[int]ent.No
 	if len(rest) == 0 {
 		return found, nil
 	}
-	sessions, err := s.db.Session.Query().Where(entsession.IDIn(rest...)).All(ctx)
+	sessions, err := s.sessions.Sessions(ctx, rest)
 	if err != nil {
 		return nil, fmt.Errorf("loading session nodes: %w", err)
 	}

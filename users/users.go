@@ -4,7 +4,9 @@
 //
 // The GraphQL layer calls one method per field and maps the result; every
 // query of the user, openid and unionid tables outside login (package
-// identity, which binds WeChat identities to users) is here.
+// identity, which binds WeChat identities to users) and the phone number
+// (package phone) is here. Sessions are the session package's: it is
+// reached through the Sessions interface.
 package users
 
 import (
@@ -24,6 +26,8 @@ import (
 type Sessions interface {
 	// RevokeUser ends every live session of a user and returns how many.
 	RevokeUser(ctx context.Context, userID int) (int, error)
+	// Sessions returns the sessions with the row IDs ids that exist.
+	Sessions(ctx context.Context, ids []int) ([]*ent.Session, error)
 }
 
 // Service reads and administers users. It is safe for concurrent use.

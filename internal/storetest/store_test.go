@@ -121,6 +121,11 @@ func runSessionStore(t *testing.T, b backend) {
 		require.NoError(t, err)
 		require.Equal(t, want.TokenHash, byID.TokenHash)
 
+		rows, err := e.store.List(ctx, []int{want.ID, want.ID + 1000})
+		require.NoError(t, err)
+		require.Len(t, rows, 1)
+		require.Equal(t, want.ID, rows[0].ID)
+
 		_, err = e.store.Find(ctx, session.Hash("unknown"))
 		require.ErrorIs(t, err, session.ErrInvalid)
 		_, err = e.store.Get(ctx, want.ID+1000)
