@@ -388,3 +388,32 @@ func TestDeadSkeyCost(t *testing.T) {
 		require.ErrorIs(t, err, cache.ErrCacheMiss, "nor the cache")
 	})
 }
+
+// TestMeQueryCount: with the skey in the cache, `me` reads the user and its
+// unionid in one statement, and its openids in one more; a user without a
+// unionid costs the same.
+func TestMeQueryCount(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, backend string) {
+		e := apptest.New(t, apptest.Options{Backend: backend, Memcached: backend == apptest.MySQL, CountQueries: true})
+		q := e.Queries
+		for _, tc := range []struct{ app, user string }{{"", "alice"}, {apptest.AppNoUnion, "bob"}} {
+			l := e.Login(t, tc.app, tc.user)
+			for query, want := range map[string]int{
+				`{ me { id } }`:                           1,
+				`{ me { id unionId } }`:                   1,
+				`{ me { id unionId openIds { appId } } }`: 2,
+				`{ me { id openIds { appId openId } } }`:  2,
+			} {
+				q.Start()
+				r := apptest.Must(t, e.Do(t, l.Skey, query, nil))
+				n, stmts := q.Stop()
+				require.Equal(t, want, n, "%s %s: %v", tc.user, query, stmts)
+				if tc.user == "alice" && strings.Contains(query, "unionId") {
+					require.Contains(t, string(r.Data), *l.UnionID)
+				} else if strings.Contains(query, "unionId") {
+					require.Contains(t, string(r.Data), `"unionId":null`)
+				}
+			}
+		}
+	})
+}
