@@ -31,7 +31,7 @@ func TestAllow(t *testing.T) {
 		require.NoError(t, l.Allow(ctx, "login", "203.0.113.7"), "call %d", i+1)
 	}
 	err := l.Allow(ctx, "login", "203.0.113.7")
-	require.True(t, apperr.Is(err, apperr.CodeRateLimited), "%v", err)
+	require.Equal(t, apperr.CodeRateLimited, apperr.CodeOf(err), "%v", err)
 	var coded *apperr.Error
 	require.ErrorAs(t, err, &coded)
 	require.Positive(t, coded.RetryAfterSeconds())

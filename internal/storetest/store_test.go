@@ -50,10 +50,11 @@ func newEnv(t *testing.T, b backend) *env {
 	seal, err := sealer.New(sealer.GenerateKey())
 	require.NoError(t, err)
 	clk := clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	store := session.NewStore(db.Client, db.Dialect == dialect.MySQL)
-	mgr := session.NewManager(store, cache.NewMemory(1000, cache.WithClock(clk.Now)), seal, session.Options{
-		TTL: 30 * time.Minute, MaxAge: 24 * time.Hour, Grace: time.Minute,
-		Now: clk.Now, Logger: slog.New(slog.DiscardHandler),
+	rowLocks := db.Dialect == dialect.MySQL
+	store := session.NewStore(db.Client, rowLocks)
+	mgr := session.NewManager(db.Client, cache.NewMemory(1000, cache.WithClock(clk.Now)), seal, session.Options{
+		Keys: session.NewKeys(seal), TTL: 30 * time.Minute, MaxAge: 24 * time.Hour, Grace: time.Minute,
+		Now: clk.Now, Logger: slog.New(slog.DiscardHandler), RowLocks: rowLocks,
 	})
 	e := &env{db: db.Client, store: store, sessions: mgr, clock: clk,
 		users: users.NewService(db.Client, mgr, users.Options{Logger: slog.New(slog.DiscardHandler)})}
@@ -217,6 +218,15 @@ func runSessionStore(t *testing.T, b backend) {
 		require.NoError(t, err)
 		require.Zero(t, rev.N)
 		require.Empty(t, rev.Hashes)
+
+		feed, err := e.store.RevokedSince(ctx, e.clock.Now())
+		require.NoError(t, err)
+		require.Len(t, feed, 1, "the revocation feed sees it")
+		require.Equal(t, a2.TokenHash, feed[0].Hash)
+		require.True(t, e.clock.Now().Equal(feed[0].At))
+		feed, err = e.store.RevokedSince(ctx, e.clock.Now().Add(time.Second))
+		require.NoError(t, err)
+		require.Empty(t, feed)
 	})
 
 	t.Run("revoke a user", func(t *testing.T) {
