@@ -33,7 +33,7 @@ func main() {
 			gen.FeatureExecQuery,
 			gen.FeatureVersionedMigration,
 		},
-	}, entc.Extensions(ex))
+	}, entc.Extensions(ex), entc.TemplateFiles("./ent/template/loaded.tmpl"))
 	if err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}
