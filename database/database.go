@@ -177,17 +177,23 @@ func mysqlDSN(raw string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("WXID_DATABASE_URL options: %w", redact(err))
 	}
+	// Not an option: wxid's writes count the rows an UPDATE matched, not
+	// the rows it changed (a login that sets the last_login_at a row
+	// already holds must not look like a login of a disabled user).
+	parsed.ClientFoundRows = true
 	return parsed.FormatDSN(), nil
 }
 
-// SetMySQLDefaults applies wxid's connection settings: parseTime,
-// interpolateParams (a prepared round trip per query otherwise), utf8mb4,
+// SetMySQLDefaults applies wxid's connection settings: clientFoundRows (an
+// UPDATE reports the rows it matched), parseTime, interpolateParams (a
+// prepared round trip per query otherwise), utf8mb4,
 // UTC, and connect/read/write timeouts. Requests do not rely on the socket
 // timeouts: their statements carry short context deadlines (Interactive).
 // The socket timeouts are the backstop for what has no context (COMMIT,
 // ROLLBACK, closing a connection) and for background work, so they must
 // outlast the longest legitimate statement, a migration's ALTER TABLE.
 func SetMySQLDefaults(cfg *mysql.Config) {
+	cfg.ClientFoundRows = true
 	cfg.ParseTime = true
 	cfg.InterpolateParams = true
 	cfg.Loc = time.UTC

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/ent/predicate"
@@ -68,6 +70,9 @@ func recordOf(row *ent.Session) *Record {
 	}
 	if oid := row.Edges.OpenID; oid != nil {
 		r.AppID, r.OpenID = oid.Appid, oid.Openid
+	}
+	if _, err := row.Value(accountAppColumn); err == nil {
+		r.AppID, r.OpenID = stringValue(row, accountAppColumn), stringValue(row, accountOpenIDColumn)
 	}
 	return r
 }
@@ -142,17 +147,31 @@ func (s *Store) Find(ctx context.Context, hash string) (*Record, error) {
 
 // FindWithAccount is Find with the session's AppID and OpenID.
 func (s *Store) FindWithAccount(ctx context.Context, hash string) (*Record, error) {
-	return s.find(ctx, s.db.Session.Query().Where(entsession.TokenHash(hash)).WithOpenID(withAccount))
+	return s.find(ctx, s.db.Session.Query().Where(entsession.TokenHash(hash), joinAccount))
 }
 
 // Lock is FindWithAccount that also locks the row until the transaction
 // ends, where the database has row locks; use it inside Transact.
 func (s *Store) Lock(ctx context.Context, hash string) (*Record, error) {
-	q := s.db.Session.Query().Where(entsession.TokenHash(hash)).WithOpenID(withAccount)
+	q := s.db.Session.Query().Where(entsession.TokenHash(hash), joinAccount)
 	if s.rowLocks {
 		q = q.ForUpdate()
 	}
 	return s.find(ctx, q)
+}
+
+// Columns joinAccount adds beside the session's own.
+const (
+	accountAppColumn    = "wxid_account_appid"
+	accountOpenIDColumn = "wxid_account_openid"
+)
+
+// joinAccount reads the session's account (its OpenID row's appid and
+// openid, not the sealed session_key) in the session's own statement.
+func joinAccount(sel *sql.Selector) {
+	t := sql.Table(openid.Table).As("wxid_a")
+	sel.Join(t).On(sel.C(entsession.FieldOpenIDID), t.C(openid.FieldID))
+	sel.AppendSelect(sql.As(t.C(openid.FieldAppid), accountAppColumn), sql.As(t.C(openid.FieldOpenid), accountOpenIDColumn))
 }
 
 // Get returns the session with the row ID id; ErrInvalid when there is
@@ -172,12 +191,6 @@ func (s *Store) find(ctx context.Context, q *ent.SessionQuery) (*Record, error) 
 	return recordOf(row), nil
 }
 
-// withAccount reads what a session needs of its OpenID row: not the
-// sealed session_key.
-func withAccount(q *ent.OpenIDQuery) {
-	q.Select(openid.FieldAppid, openid.FieldOpenid)
-}
-
 // Account sets r's AppID and OpenID from its OpenID row.
 func (s *Store) Account(ctx context.Context, r *Record) error {
 	oid, err := s.db.OpenID.Query().
@@ -194,11 +207,13 @@ func (s *Store) Account(ctx context.Context, r *Record) error {
 // MarkRotated records that the session id has the successor sealed in
 // successor: rotated at at, and expiring at expiresAt (its grace window).
 func (s *Store) MarkRotated(ctx context.Context, id int, at, expiresAt time.Time, successor []byte) error {
-	err := s.db.Session.UpdateOneID(id).
+	// Update, not UpdateOne: UpdateOne reads the row back.
+	_, err := s.db.Session.Update().
+		Where(entsession.ID(id)).
 		SetRotatedAt(at).
 		SetExpiresAt(expiresAt).
 		SetSuccessorToken(successor).
-		Exec(ctx)
+		Save(ctx)
 	if err != nil {
 		return fmt.Errorf("rotating session: %w", err)
 	}
@@ -342,4 +357,18 @@ func (s *Store) Transact(ctx context.Context, fn func(tx *Store) error) (err err
 		return fmt.Errorf("committing: %w", err)
 	}
 	return nil
+}
+
+// stringValue reads a column a modifier selected beside a session's own.
+func stringValue(row *ent.Session, column string) string {
+	v, _ := row.Value(column)
+	switch v := v.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	case *sql.NullString:
+		return v.String
+	}
+	return ""
 }

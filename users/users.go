@@ -14,8 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"entgo.io/ent/dialect/sql"
-
 	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/ent/openid"
@@ -89,56 +87,34 @@ func publicOpenIDs(q *ent.OpenIDQuery) *ent.OpenIDQuery {
 // msgGone is the answer to a session whose user was deleted or disabled.
 const msgGone = "the skey's user no longer exists or is disabled"
 
-// Me returns the user of a session, with the edges e names loaded: the
-// unionid in the same statement as the user, the openids in one more. A
-// user that no longer exists or is disabled is UNAUTHENTICATED: the skey
-// no longer stands for anyone.
+// Me returns the user of a session, with the edges e names loaded in the
+// same statement (its view: see ViewQuery). A user that no longer exists or
+// is disabled is UNAUTHENTICATED: the skey no longer stands for anyone.
 func (s *Service) Me(ctx context.Context, userID int, e Edges) (*ent.User, error) {
 	q := s.db.User.Query().Where(user.ID(userID))
 	if e.UnionID {
 		q.Where(joinUnionID)
-		e.UnionID = false
 	}
-	u, err := e.with(q).Only(ctx)
-	switch {
-	case ent.IsNotFound(err):
-		return nil, apperr.Unauthenticated(msgGone)
-	case err != nil:
+	if e.OpenIDs {
+		q.Where(joinOpenIDs)
+	}
+	rows, err := q.All(ctx)
+	if err != nil {
 		return nil, apperr.Internal(fmt.Errorf("reading user: %w", err))
-	case u.Disabled:
+	}
+	u, err := Fold(rows)
+	switch {
+	case err != nil:
+		return nil, apperr.Internal(err)
+	case u == nil, u.Disabled:
 		return nil, apperr.Unauthenticated(msgGone)
 	}
 	return u, nil
 }
 
-// unionIDColumn is the name under which joinUnionID selects the unionid.
-const unionIDColumn = "wxid_unionid"
-
-// joinUnionID selects the user's unionid beside the user, as
-// unionIDColumn: "" when it has none (a unionid is never empty), since the
-// SQLite driver gives a NULL expression no type to scan into.
-func joinUnionID(s *sql.Selector) {
-	t := sql.Table(unionid.Table)
-	s.LeftJoin(t).On(s.C(user.FieldID), t.C(unionid.FieldUserID))
-	s.AppendSelect(sql.As("COALESCE("+t.C(unionid.FieldUnionid)+", '')", unionIDColumn))
-}
-
 // UnionID returns u's unionid, nil when it has none: the one joined or
 // loaded with u when there is one, else one query.
 func (s *Service) UnionID(ctx context.Context, u *ent.User) (*string, error) {
-	if v, err := u.Value(unionIDColumn); err == nil {
-		var un string
-		switch v := v.(type) {
-		case string:
-			un = v
-		case []byte:
-			un = string(v)
-		}
-		if un == "" {
-			return nil, nil // joined: the user has none
-		}
-		return &un, nil
-	}
 	switch un, err := u.Edges.UnionIDOrErr(); {
 	case err == nil:
 		return &un.Unionid, nil

@@ -1,0 +1,73 @@
+package app_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wxid/wxid/internal/apptest"
+)
+
+// statement matches the SQL statements the budgets count, as the query
+// counter logs them: SELECT, INSERT, UPDATE and DELETE (not BEGIN, COMMIT
+// or the driver's own calls).
+var statement = regexp.MustCompile(`(?i)query=\s*(SELECT|INSERT|UPDATE|DELETE)\b`)
+
+// sqlStatements runs f and returns the SQL statements it ran.
+func sqlStatements(t *testing.T, e *apptest.Env, f func()) []string {
+	t.Helper()
+	e.Queries.Start()
+	f()
+	_, all := e.Queries.Stop()
+	var out []string
+	for _, s := range all {
+		if statement.MatchString(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestOperationCosts pins what each hot operation costs in SQL statements,
+// so that a change adding one fails here. Budgets: login of a returning
+// user <= 5, of a new user <= 7, refreshSession and logout <= 4, and me
+// with every field 1.
+func TestOperationCosts(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, backend string) {
+		e := apptest.New(t, apptest.Options{Backend: backend, Memcached: backend == apptest.MySQL, CountQueries: true})
+		const allFields = `{ me { id unionId phoneNumber purePhoneNumber countryCode openIds { appId openId } createdAt lastLoginAt } }`
+		const login = `mutation($code: String!, $appId: String) { login(input: {code: $code, appId: $appId}) {
+			skey expiresAt isNewUser openId unionId user { id unionId phoneNumber openIds { appId openId } createdAt lastLoginAt } } }`
+		do := func(skey, q string, vars map[string]any) *apptest.Response {
+			return apptest.Must(t, e.Do(t, skey, q, vars))
+		}
+		var l struct{ Login apptest.LoginResult }
+		check := func(name string, budget int, stmts []string) {
+			t.Helper()
+			t.Logf("%s: %d statements", name, len(stmts))
+			require.LessOrEqual(t, len(stmts), budget, "%s costs at most %d statements:\n%s", name, budget, strings.Join(stmts, "\n"))
+		}
+
+		check("login (new user)", 7, sqlStatements(t, e, func() {
+			do("", login, map[string]any{"code": e.Code(t, apptest.AppID, "alice")}).Decode(t, &l)
+		}))
+		require.True(t, l.Login.IsNewUser)
+		check("login (new app of a known person)", 7, sqlStatements(t, e, func() {
+			do("", login, map[string]any{"code": e.Code(t, apptest.AppID2, "alice"), "appId": apptest.AppID2}).Decode(t, &l)
+		}))
+		require.False(t, l.Login.IsNewUser)
+		check("login (returning user)", 5, sqlStatements(t, e, func() {
+			do("", login, map[string]any{"code": e.Code(t, apptest.AppID, "alice")}).Decode(t, &l)
+		}))
+		skey := l.Login.Skey
+		check("me (every field)", 1, sqlStatements(t, e, func() { do(skey, allFields, nil) }))
+
+		var r struct{ RefreshSession struct{ Skey string } }
+		check("refreshSession", 4, sqlStatements(t, e, func() {
+			do(skey, `mutation { refreshSession { skey expiresAt } }`, nil).Decode(t, &r)
+		}))
+		check("logout", 4, sqlStatements(t, e, func() { do(r.RefreshSession.Skey, `mutation { logout }`, nil) }))
+	})
+}

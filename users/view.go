@@ -1,0 +1,138 @@
+package users
+
+import (
+	"database/sql/driver"
+	"fmt"
+	"time"
+
+	"entgo.io/ent/dialect/sql"
+
+	"github.com/wxid/wxid/ent"
+	"github.com/wxid/wxid/ent/openid"
+	"github.com/wxid/wxid/ent/unionid"
+	"github.com/wxid/wxid/ent/user"
+)
+
+// A user's view is the user row with its unionid and its openids, read in
+// one statement: the user LEFT JOIN its unionid, JOIN its openids, one row
+// per openid. Fold turns the rows into one *ent.User whose UnionID and
+// OpenIds edges are loaded, so that nothing reads them again.
+
+// Columns the view adds beside the user's own.
+const (
+	unionIDColumn      = "wxid_unionid"
+	openIDIDColumn     = "wxid_openid_id"
+	openIDAppColumn    = "wxid_openid_appid"
+	openIDOpenIDColumn = "wxid_openid_openid"
+	openIDCreateColumn = "wxid_openid_created_at"
+)
+
+// joinUnionID selects the user's unionid beside the user, as
+// unionIDColumn: "" when it has none (a unionid is never empty), since the
+// SQLite driver gives a NULL expression no type to scan into.
+func joinUnionID(s *sql.Selector) {
+	t := sql.Table(unionid.Table).As("wxid_u")
+	s.LeftJoin(t).On(s.C(user.FieldID), t.C(unionid.FieldUserID))
+	s.AppendSelect(sql.As("COALESCE("+t.C(unionid.FieldUnionid)+", '')", unionIDColumn))
+}
+
+// joinOpenIDs selects the user's openids beside the user, one row per
+// openid, oldest first. Every user has at least one openid.
+func joinOpenIDs(s *sql.Selector) {
+	t := sql.Table(openid.Table).As("wxid_o")
+	s.Join(t).On(s.C(user.FieldID), t.C(openid.FieldUserID))
+	s.AppendSelect(
+		sql.As(t.C(openid.FieldID), openIDIDColumn),
+		sql.As(t.C(openid.FieldAppid), openIDAppColumn),
+		sql.As(t.C(openid.FieldOpenid), openIDOpenIDColumn),
+		sql.As(t.C(openid.FieldCreatedAt), openIDCreateColumn),
+	)
+	s.OrderBy(t.C(openid.FieldID))
+}
+
+// ViewQuery makes q read users with their view: the unionid and the
+// openids in the same statement. Read it with All, then Fold.
+func ViewQuery(q *ent.UserQuery) *ent.UserQuery {
+	return q.Where(joinUnionID, joinOpenIDs)
+}
+
+// Fold turns the rows of a view query of one user into the user, with its
+// UnionID and OpenIds edges loaded. It returns nil for no rows.
+func Fold(rows []*ent.User) (*ent.User, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	u := rows[0]
+	for _, r := range rows[1:] {
+		if r.ID != u.ID {
+			return nil, fmt.Errorf("folding a user view: rows of users %d and %d", u.ID, r.ID)
+		}
+	}
+	if _, err := u.Value(unionIDColumn); err == nil {
+		un := stringValue(u, unionIDColumn)
+		if un == "" {
+			u.Edges.SetUnionID(nil)
+		} else {
+			u.Edges.SetUnionID(&ent.UnionID{UserID: u.ID, Unionid: un})
+		}
+	}
+	if _, err := u.Value(openIDIDColumn); err == nil {
+		ids := make([]*ent.OpenID, 0, len(rows))
+		for _, r := range rows {
+			id, err := intValue(r, openIDIDColumn)
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, &ent.OpenID{ID: id, UserID: u.ID,
+				Appid: stringValue(r, openIDAppColumn), Openid: stringValue(r, openIDOpenIDColumn),
+				CreatedAt: timeValue(r, openIDCreateColumn)})
+		}
+		u.Edges.SetOpenIds(ids)
+	}
+	return u, nil
+}
+
+func stringValue(u *ent.User, column string) string {
+	v, _ := u.Value(column)
+	switch v := v.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	case *sql.NullString:
+		return v.String
+	}
+	return ""
+}
+
+func intValue(u *ent.User, column string) (int, error) {
+	v, _ := u.Value(column)
+	if valuer, ok := v.(driver.Valuer); ok {
+		var err error
+		if v, err = valuer.Value(); err != nil {
+			return 0, err
+		}
+	}
+	switch v := v.(type) {
+	case int64:
+		return int(v), nil
+	case int:
+		return v, nil
+	case []byte:
+		var n int
+		_, err := fmt.Sscan(string(v), &n)
+		return n, err
+	}
+	return 0, fmt.Errorf("folding a user view: %s is %T", column, v)
+}
+
+func timeValue(u *ent.User, column string) time.Time {
+	v, _ := u.Value(column)
+	switch v := v.(type) {
+	case time.Time:
+		return v
+	case *sql.NullTime:
+		return v.Time
+	}
+	return time.Time{}
+}
