@@ -73,3 +73,30 @@ func TestHungMySQL(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 }
+
+// TestSaturatedPoolShedsWithoutOpeningTheCircuit: requests that queue for
+// a pooled connection past their deadline are shed (UNAVAILABLE) while the
+// database itself is fine, and the circuit stays closed: the next request
+// that finds a connection runs at once.
+func TestSaturatedPoolShedsWithoutOpeningTheCircuit(t *testing.T) {
+	db := testenv.NewMySQLDatabase(t)
+	const stmt = 200 * time.Millisecond
+	d, err := database.Open(context.Background(), db.URL, database.Options{
+		MaxOpenConns: 1, StatementTimeout: stmt, TxStatementTimeout: 2 * stmt, BreakerThreshold: 2, BreakerCooldown: time.Hour,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	require.NoError(t, d.Migrate(context.Background()))
+	req := database.Interactive(context.Background())
+	count := func(ctx context.Context) error { _, err := d.Client.User.Query().Count(ctx); return err }
+
+	hold, err := d.Client.Tx(context.Background()) // the pool's one connection
+	require.NoError(t, err)
+	for range 3 {
+		require.ErrorIs(t, count(req), database.ErrUnavailable, "no connection frees up in time")
+		_, err := d.Client.Tx(req)
+		require.ErrorIs(t, err, database.ErrUnavailable)
+	}
+	require.NoError(t, hold.Rollback())
+	require.NoError(t, count(req), "the circuit stayed closed: the database never failed")
+}

@@ -154,6 +154,7 @@ func (d *resilient) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.T
 	if !ok {
 		return nil, &UnavailableError{RetryAfter: wait}
 	}
+	saturated := d.saturated()
 	type begun struct {
 		tx  dialect.Tx
 		err error
@@ -186,7 +187,27 @@ func (d *resilient) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.T
 			_ = r.tx.Rollback()
 		}
 	}()
-	return nil, d.done(ctx, call, ctx.Err() == nil, context.DeadlineExceeded)
+	return nil, d.doneWaiting(ctx, call, saturated, ctx.Err() == nil, context.DeadlineExceeded)
+}
+
+// saturated reports whether every pooled connection is in use, so that a
+// new statement must queue for one.
+func (d *resilient) saturated() bool {
+	st := d.next.DB().Stats()
+	return st.MaxOpenConnections > 0 && st.InUse >= st.MaxOpenConnections
+}
+
+// doneWaiting is done for a call that started while the pool was
+// saturated: its timeout is wxid's own queue, not the database failing, so
+// it sheds the request (UNAVAILABLE, retry later) without counting against
+// the database. A hung database still opens the circuit: the calls that
+// found a free connection and then timed out count.
+func (d *resilient) doneWaiting(ctx context.Context, call *breaker.Call, saturated, timedOut bool, err error) error {
+	if saturated && timedOut {
+		call.Done(false)
+		return &UnavailableError{RetryAfter: d.b.Cooldown(), Err: fmt.Errorf("no database connection free in time: %w", err)}
+	}
+	return d.done(ctx, call, timedOut, err)
 }
 
 // run runs op under the breaker, with a deadline of timeout for an
@@ -200,6 +221,7 @@ func (d *resilient) run(ctx context.Context, timeout time.Duration, op func(cont
 	if !isInteractive(ctx) {
 		return d.done(ctx, call, false, op(ctx))
 	}
+	saturated := d.saturated()
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	err := op(sctx)
 	timedOut := errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
@@ -208,7 +230,7 @@ func (d *resilient) run(ctx context.Context, timeout time.Duration, op func(cont
 	} else {
 		cancel()
 	}
-	return d.done(ctx, call, timedOut, err)
+	return d.doneWaiting(ctx, call, saturated, timedOut, err)
 }
 
 // done reports the outcome of an admitted call to the breaker and turns a
