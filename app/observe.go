@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,6 +97,7 @@ func (a *App) observe(next http.Handler) http.Handler {
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"route", "code"})
 	duration = metrics.Register(a.Registry, duration)
+	observers := &observerCache{vec: duration}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -120,12 +122,37 @@ func (a *App) observe(next http.Handler) http.Handler {
 				}
 			}
 			route := routeOf(r.URL.Path)
-			duration.WithLabelValues(route, strconv.Itoa(sw.status)).Observe(time.Since(start).Seconds())
-			a.Log.DebugContext(ctx, "request", "method", r.Method, "route", route, "status", sw.status,
-				"duration", time.Since(start))
+			took := time.Since(start)
+			observers.get(route, sw.status).Observe(took.Seconds())
+			if a.Log.Enabled(ctx, slog.LevelDebug) {
+				a.Log.DebugContext(ctx, "request", "method", r.Method, "route", route, "status", sw.status,
+					"duration", took)
+			}
 		}()
 		next.ServeHTTP(sw, r.WithContext(ctx))
 	})
+}
+
+// observerCache keeps the histogram of each (route, status) pair, so that
+// a request does not look its labels up (and format its status) again.
+type observerCache struct {
+	vec *prometheus.HistogramVec
+	m   sync.Map // observerKey -> prometheus.Observer
+}
+
+type observerKey struct {
+	route  string
+	status int
+}
+
+func (c *observerCache) get(route string, status int) prometheus.Observer {
+	k := observerKey{route, status}
+	if o, ok := c.m.Load(k); ok {
+		return o.(prometheus.Observer)
+	}
+	o := c.vec.WithLabelValues(route, strconv.Itoa(status))
+	c.m.Store(k, o)
+	return o
 }
 
 // routeOf bounds the route label's values.

@@ -2,7 +2,6 @@ package session
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 )
@@ -35,13 +34,11 @@ const (
 	entryIsDead
 )
 
-func entryTag(key []byte, cacheKey string, kind byte, payload []byte) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write(entryDomain)
-	m.Write([]byte(cacheKey))
-	m.Write([]byte{0, kind})
-	m.Write(payload)
-	return m.Sum(nil)[:tokenTagBytes]
+func entryTag(key *macKey, cacheKey string, kind byte, payload []byte) [tokenTagBytes]byte {
+	var t [tokenTagBytes]byte
+	sep := [2]byte{0, kind}
+	key.tag(&t, entryDomain, []byte(cacheKey), sep[:], payload)
+	return t
 }
 
 // sealEntry returns the live cache entry of info under cacheKey.
@@ -59,7 +56,8 @@ func (k *Keys) tombstone(cacheKey string) []byte { return k.seal(cacheKey, entry
 func (k *Keys) seal(cacheKey string, kind byte, payload []byte) []byte {
 	out := make([]byte, 0, 1+tokenTagBytes+len(payload))
 	out = append(out, kind)
-	out = append(out, entryTag(k.entry[0], cacheKey, kind, payload)...)
+	t := entryTag(k.entry[0], cacheKey, kind, payload)
+	out = append(out, t[:]...)
 	return append(out, payload...)
 }
 
@@ -74,7 +72,7 @@ func (k *Keys) openEntry(cacheKey string, b []byte) (Info, entryState) {
 	}
 	ok := false
 	for _, key := range k.entry {
-		if hmac.Equal(entryTag(key, cacheKey, kind, payload), tag) {
+		if t := entryTag(key, cacheKey, kind, payload); hmac.Equal(t[:], tag) {
 			ok = true
 			break
 		}

@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"hash"
+	"sync"
 
 	"github.com/wxid/wxid/sealer"
 )
@@ -36,23 +38,47 @@ var TokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
 // current and the previous ones verify, so WXID_SECRET_KEY can be rotated
 // (with the old key in WXID_SECRET_KEY_PREVIOUS) without logging anyone out.
 type Keys struct {
-	token [][]byte // skey tags: current first
-	entry [][]byte // cache entry tags: current first
+	token []*macKey // skey tags: current first
+	entry []*macKey // cache entry tags: current first
 }
 
 // NewKeys derives the skey and cache-entry keys from the sealer's secret
 // keys.
 func NewKeys(s *sealer.Sealer) *Keys {
-	return &Keys{token: s.Derive("skey"), entry: s.Derive("session-cache-entry")}
+	return &Keys{token: macKeys(s.Derive("skey")), entry: macKeys(s.Derive("session-cache-entry"))}
+}
+
+// macKey is an HMAC-SHA256 key with a pool of its hashes: every request
+// verifies a tag or two, and a fresh HMAC costs several allocations.
+type macKey struct{ pool sync.Pool }
+
+func macKeys(keys [][]byte) []*macKey {
+	out := make([]*macKey, len(keys))
+	for i, key := range keys {
+		key := key
+		out[i] = &macKey{pool: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+	}
+	return out
+}
+
+// tag writes the first tokenTagBytes of the HMAC of parts into dst.
+func (k *macKey) tag(dst *[tokenTagBytes]byte, parts ...[]byte) {
+	m := k.pool.Get().(hash.Hash)
+	m.Reset()
+	for _, p := range parts {
+		m.Write(p)
+	}
+	var sum [sha256.Size]byte
+	copy(dst[:], m.Sum(sum[:0]))
+	k.pool.Put(m)
 }
 
 var tokenDomain = []byte("wxid skey v1")
 
-func tokenTag(key, random []byte) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write(tokenDomain)
-	m.Write(random)
-	return m.Sum(nil)[:tokenTagBytes]
+func tokenTag(key *macKey, random []byte) [tokenTagBytes]byte {
+	var t [tokenTagBytes]byte
+	key.tag(&t, tokenDomain, random)
+	return t
 }
 
 // NewToken returns a fresh skey signed with the current key.
@@ -61,7 +87,8 @@ func (k *Keys) NewToken() (string, error) {
 	if _, err := rand.Read(b[:tokenRandomBytes]); err != nil {
 		return "", fmt.Errorf("reading crypto/rand: %w", err)
 	}
-	copy(b[tokenRandomBytes:], tokenTag(k.token[0], b[:tokenRandomBytes]))
+	t := tokenTag(k.token[0], b[:tokenRandomBytes])
+	copy(b[tokenRandomBytes:], t[:])
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
@@ -78,11 +105,13 @@ func (k *Keys) Verify(s string) bool {
 	}
 	// Decode accepts a non-canonical last character; an skey has exactly
 	// one spelling, so that its hash is exactly one row.
-	if base64.RawURLEncoding.EncodeToString(b[:]) != s {
+	var canonical [54]byte // TokenLen
+	base64.RawURLEncoding.Encode(canonical[:], b[:])
+	if string(canonical[:]) != s {
 		return false
 	}
 	for _, key := range k.token {
-		if hmac.Equal(tokenTag(key, b[:tokenRandomBytes]), b[tokenRandomBytes:]) {
+		if t := tokenTag(key, b[:tokenRandomBytes]); hmac.Equal(t[:], b[tokenRandomBytes:]) {
 			return true
 		}
 	}
