@@ -101,73 +101,83 @@ func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error)
 		}
 	}()
 
-	if o.Database.MaxOpenConns == 0 {
-		o.Database.MaxOpenConns = cfg.DBMaxOpenConns
-	}
-	if o.Database.Logger == nil {
-		o.Database.Logger = a.Log
-	}
-	if o.Database.Registerer == nil {
-		o.Database.Registerer = a.Registry
-	}
-	if a.DB, err = database.Open(ctx, cfg.DatabaseURL, o.Database); err != nil {
+	if err = a.openDatabase(ctx, o.Database); err != nil {
 		return nil, err
 	}
-	a.closers = append(a.closers, a.DB.Close)
-	if cfg.AutoMigrate {
-		err = a.DB.MigrateLogged(ctx, a.Log)
-	} else {
-		err = a.DB.CheckMigrated(ctx, a.Log)
-	}
-	if err != nil {
-		return nil, err
-	}
-
 	if a.Cache, err = a.openCache(); err != nil {
 		return nil, err
 	}
-
 	if a.Sealer, err = sealer.New(cfg.SecretKey, cfg.SecretKeyPrevious...); err != nil {
 		return nil, err
 	}
-	seal := a.Sealer
-	a.WeChat = a.newWeChatClient()
-	a.Sessions = session.NewManager(a.DB.Client, a.Cache, seal, session.Options{
-		Keys: session.NewKeys(seal),
-		TTL:  cfg.SessionTTL, MaxAge: cfg.SessionMaxAge, Grace: cfg.RefreshGrace,
-		Now: o.Now, Logger: a.Log, Registerer: a.Registry,
-		RowLocks: a.DB.Dialect == dialect.MySQL,
-	})
-	apps := identity.Apps{Default: cfg.DefaultAppID, Secrets: cfg.Apps}
-	a.Identity = identity.NewService(a.DB.Client, a.WeChat, apps, a.Sessions, seal, identity.Options{
-		Now: o.Now, Logger: a.Log, RowLocks: a.DB.Dialect == dialect.MySQL,
-	})
-	a.Users = users.NewService(a.DB.Client, a.Sessions, users.Options{Logger: a.Log})
-	a.Tokens = accesstoken.New(a.Cache, a.WeChat, accesstoken.Options{Now: o.Now, Logger: a.Log, Registerer: a.Registry, Sealer: seal})
-	a.Phone = phone.NewService(a.DB.Client, seal, apps, a.Tokens, a.WeChat, phone.Options{Now: o.Now, Logger: a.Log})
-
-	a.limiter = a.newLimiter(o.Now)
+	a.buildServices(o)
 	a.handler = a.routes(&resolvers.Resolver{
 		Identity: a.Identity,
 		Accounts: a.Users,
 		Sessions: a.Sessions,
 		Phone:    a.Phone,
 	})
+	a.startBackground(ctx)
+	return a, nil
+}
 
+// openDatabase opens the database and migrates it (WXID_AUTO_MIGRATE), or
+// checks that it is migrated.
+func (a *App) openDatabase(ctx context.Context, o database.Options) (err error) {
+	if o.MaxOpenConns == 0 {
+		o.MaxOpenConns = a.Config.DBMaxOpenConns
+	}
+	if o.Logger == nil {
+		o.Logger = a.Log
+	}
+	if o.Registerer == nil {
+		o.Registerer = a.Registry
+	}
+	if a.DB, err = database.Open(ctx, a.Config.DatabaseURL, o); err != nil {
+		return err
+	}
+	a.closers = append(a.closers, a.DB.Close)
+	if a.Config.AutoMigrate {
+		return a.DB.MigrateLogged(ctx, a.Log)
+	}
+	return a.DB.CheckMigrated(ctx, a.Log)
+}
+
+// buildServices builds the domain services over the stores.
+func (a *App) buildServices(o Options) {
+	cfg, seal := a.Config, a.Sealer
+	rowLocks := a.DB.Dialect == dialect.MySQL
+	a.WeChat = a.newWeChatClient()
+	a.Sessions = session.NewManager(a.DB.Client, a.Cache, seal, session.Options{
+		Keys: session.NewKeys(seal),
+		TTL:  cfg.SessionTTL, MaxAge: cfg.SessionMaxAge, Grace: cfg.RefreshGrace,
+		Now: o.Now, Logger: a.Log, Registerer: a.Registry, RowLocks: rowLocks,
+	})
+	apps := identity.Apps{Default: cfg.DefaultAppID, Secrets: cfg.Apps}
+	a.Identity = identity.NewService(a.DB.Client, a.WeChat, apps, a.Sessions, seal, identity.Options{
+		Now: o.Now, Logger: a.Log, RowLocks: rowLocks,
+	})
+	a.Users = users.NewService(a.DB.Client, a.Sessions, users.Options{Logger: a.Log})
+	a.Tokens = accesstoken.New(a.Cache, a.WeChat, accesstoken.Options{Now: o.Now, Logger: a.Log, Registerer: a.Registry, Sealer: seal})
+	a.Phone = phone.NewService(a.DB.Client, seal, apps, a.Tokens, a.WeChat, phone.Options{Now: o.Now, Logger: a.Log})
+	a.limiter = a.newLimiter(o.Now)
+}
+
+// startBackground learns the recent revocations, then starts the session
+// housekeeping (revocation feed, tombstone retries, purge) until Close.
+func (a *App) startBackground(ctx context.Context) {
 	// Learn the revocations of the last TTL before serving, so that a
 	// restarted instance forgets none of them; Run keeps polling.
 	if err := a.Sessions.PollRevocations(ctx); err != nil {
 		a.Log.WarnContext(ctx, "revocation feed: first poll failed; retrying in the background", "err", err)
 	}
-
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		a.Sessions.Run(bg, cfg.PurgeInterval)
+		a.Sessions.Run(bg, a.Config.PurgeInterval)
 	}()
-	return a, nil
 }
 
 func (a *App) openCache() (cache.Cache, error) {

@@ -161,6 +161,10 @@ func TestMemcachedHung(t *testing.T) {
 	timeout := e.App.Config.MemcachedTimeout
 
 	e.Memcached.Pause()
+	cacheOps := func(result string) float64 {
+		return counterValue(t, e, "wxid_cache_operations_total", map[string]string{"result": result})
+	}
+	failedBefore, skippedBefore := cacheOps("error"), cacheOps("skipped")
 	var took []time.Duration
 	for range 6 {
 		r, d := timedMe(t, e, alice.Skey)
@@ -169,8 +173,15 @@ func TestMemcachedHung(t *testing.T) {
 	}
 	t.Logf("me with a hung memcached (timeout %v): %v", timeout, took)
 	require.Less(t, took[0], 3*timeout+500*time.Millisecond, "the first request pays at most one operation's timeout")
+	// Counted, not timed (the machine may be busy): one operation waited
+	// for the timeout (two if the requests outlasted the 2 s cooldown and a
+	// probe ran), and the later ones skipped the server.
+	failed := cacheOps("error") - failedBefore
+	require.GreaterOrEqual(t, failed, 1.0, "the first operation timed out: %v", took)
+	require.LessOrEqual(t, failed, 2.0, "at most one timeout per cooldown: %v", took)
+	require.GreaterOrEqual(t, cacheOps("skipped")-skippedBefore, 4.0, "later requests skip the cache: %v", took)
 	for _, d := range took[1:] {
-		require.Less(t, d, timeout, "later requests skip the cache: %v", took)
+		require.Less(t, d, 10*timeout, "later requests do not wait for memcached: %v", took)
 	}
 	rd := ready(t, e)
 	require.Equal(t, http.StatusServiceUnavailable, rd.status)
