@@ -169,11 +169,10 @@ var settings = []setting{
 	{"LOG_FORMAT", "", "text or json (default: text in development, json in production)"},
 }
 
-func flagName(name string) string { return strings.ToLower(strings.ReplaceAll(name, "_", "-")) }
-
-// Load reads the configuration from args (without the program name) and the
-// environment, through getenv (os.Getenv in main; a map in tests).
-func Load(args []string, getenv func(string) string) (*Config, error) {
+// lookup parses the flags in args and returns the value of each setting: a
+// flag given on the command line, else WXID_<name>, else the default (set
+// reports whether the value was given).
+func lookup(args []string, getenv func(string) string) (func(name string) (value string, set bool), error) {
 	fs := flag.NewFlagSet("wxid", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	flags := make(map[string]*string, len(settings))
@@ -183,10 +182,10 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("parsing flags: %w", err)
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	get := func(name string) (string, bool) {
-		if set[flagName(name)] {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	return func(name string) (string, bool) {
+		if given[flagName(name)] {
 			return *flags[name], true
 		}
 		if v := strings.TrimSpace(getenv("WXID_" + name)); v != "" {
@@ -198,6 +197,17 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 			}
 		}
 		return "", false
+	}, nil
+}
+
+func flagName(name string) string { return strings.ToLower(strings.ReplaceAll(name, "_", "-")) }
+
+// Load reads the configuration from args (without the program name) and the
+// environment, through getenv (os.Getenv in main; a map in tests).
+func Load(args []string, getenv func(string) string) (*Config, error) {
+	get, err := lookup(args, getenv)
+	if err != nil {
+		return nil, err
 	}
 	p := parser{get: get}
 	c := &Config{

@@ -264,7 +264,14 @@ func (c *Client) call(ctx context.Context, r request) (err error) {
 		return transportError(api, err, secrets)
 	}
 	defer resp.Body.Close()
+	return c.decode(r, resp)
+}
 
+// decode reads a WeChat answer into r.out: an errcode becomes *Error, and
+// anything that is not a JSON object with the fields r.check wants is
+// ErrUnavailable.
+func (c *Client) decode(r request, resp *http.Response) error {
+	api, secrets := r.api, r.secrets
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, c.maxBody))
 		return &unavailableError{api: api, detail: "HTTP status " + strconv.Itoa(resp.StatusCode)}

@@ -138,20 +138,7 @@ func New(t testing.TB, o Options) *Env {
 			e.DatabaseURL = testenv.SQLite(t)
 		}
 	}
-	env := map[string]string{
-		"WXID_DATABASE_URL":    e.DatabaseURL,
-		"WXID_WECHAT_APPID":    AppID,
-		"WXID_WECHAT_SECRET":   appSecret,
-		"WXID_WECHAT_APPS":     AppID2 + "=" + appSecret2 + "," + AppNoUnion + "=" + appSecret3,
-		"WXID_WECHAT_API_BASE": e.WeChat.URL,
-		"WXID_WECHAT_TIMEOUT":  "2s",
-		"WXID_ADMIN_TOKENS":    AdminToken,
-		"WXID_PURGE_INTERVAL":  "0",
-		"WXID_LOG_LEVEL":       "debug",
-		// One key for every Env, as every instance of a cluster shares one:
-		// Envs that share a database can open each other's sealed values.
-		"WXID_SECRET_KEY": TestSecretKey,
-	}
+	env := e.environment()
 	e.Memcached = o.Memcache
 	if o.Memcached && e.Memcached == nil {
 		e.Memcached = testenv.StartMemcached(t)
@@ -183,6 +170,24 @@ func New(t testing.TB, o Options) *Env {
 		}
 	})
 	return e
+}
+
+// environment is the WXID_* configuration of an Env before Options.Env.
+func (e *Env) environment() map[string]string {
+	return map[string]string{
+		"WXID_DATABASE_URL":    e.DatabaseURL,
+		"WXID_WECHAT_APPID":    AppID,
+		"WXID_WECHAT_SECRET":   appSecret,
+		"WXID_WECHAT_APPS":     AppID2 + "=" + appSecret2 + "," + AppNoUnion + "=" + appSecret3,
+		"WXID_WECHAT_API_BASE": e.WeChat.URL,
+		"WXID_WECHAT_TIMEOUT":  "2s",
+		"WXID_ADMIN_TOKENS":    AdminToken,
+		"WXID_PURGE_INTERVAL":  "0",
+		"WXID_LOG_LEVEL":       "debug",
+		// One key for every Env, as every instance of a cluster shares one:
+		// Envs that share a database can open each other's sealed values.
+		"WXID_SECRET_KEY": TestSecretKey,
+	}
 }
 
 // EachBackend runs f as a subtest on SQLite and on MySQL/MariaDB.

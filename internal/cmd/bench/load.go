@@ -72,25 +72,7 @@ func drive(ctx context.Context, conns int, d time.Duration, do op) result {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			mine := make([]time.Duration, 0, 4096)
-			bad := 0
-			var firstErr string
-			for i := 0; !stop.Load() && ctx.Err() == nil; i++ {
-				t0 := time.Now()
-				err := do(ctx, c, w, i)
-				el := time.Since(t0)
-				if !measuring.Load() || stop.Load() {
-					continue
-				}
-				if err != nil {
-					bad++
-					if firstErr == "" {
-						firstErr = err.Error()
-					}
-					continue
-				}
-				mine = append(mine, el)
-			}
+			mine, bad, firstErr := work(ctx, c, w, do, &measuring, &stop)
 			mu.Lock()
 			lat = append(lat, mine...)
 			errs += bad
@@ -114,6 +96,29 @@ func drive(ctx context.Context, conns int, d time.Duration, do op) result {
 		r.p99 = lat[min(len(lat)-1, len(lat)*99/100)]
 	}
 	return r
+}
+
+// work is one closed-loop worker: it runs do until stop, and returns the
+// latencies and errors of the requests that started while measuring.
+func work(ctx context.Context, c *http.Client, w int, do op, measuring, stop *atomic.Bool) (lat []time.Duration, bad int, firstErr string) {
+	lat = make([]time.Duration, 0, 4096)
+	for i := 0; !stop.Load() && ctx.Err() == nil; i++ {
+		t0 := time.Now()
+		err := do(ctx, c, w, i)
+		el := time.Since(t0)
+		if !measuring.Load() || stop.Load() {
+			continue
+		}
+		if err != nil {
+			bad++
+			if firstErr == "" {
+				firstErr = err.Error()
+			}
+			continue
+		}
+		lat = append(lat, el)
+	}
+	return lat, bad, firstErr
 }
 
 func sleep(ctx context.Context, d time.Duration) {

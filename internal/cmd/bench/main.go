@@ -168,6 +168,15 @@ func setUp(ctx context.Context, o options) (*env, error) {
 		return e, err
 	}
 
+	if err := e.startWxid(ctx, o, wcfg, stubAddr); err != nil {
+		return e, err
+	}
+	return e, nil
+}
+
+// startWxid starts the wxid under test on the bench's database, memcached
+// and WeChat stand-in, and waits until it is ready.
+func (e *env) startWxid(ctx context.Context, o options, wcfg *mysql.Config, stubAddr string) error {
 	wxidAddr := freeAddr()
 	e.wxidURL = "http://" + wxidAddr
 	key := make([]byte, 32)
@@ -189,18 +198,18 @@ func setUp(ctx context.Context, o options) (*env, error) {
 	)
 	logf, err := os.CreateTemp("", "wxid-bench-*.log")
 	if err != nil {
-		return e, err
+		return err
 	}
 	e.wxidLog = logf.Name()
 	e.wxid.Stdout, e.wxid.Stderr = logf, logf
 	if err := e.wxid.Start(); err != nil {
-		return e, fmt.Errorf("starting wxid (%s): %w", o.wxidBin, err)
+		return fmt.Errorf("starting wxid (%s): %w", o.wxidBin, err)
 	}
 	e.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxIdleConns: 1024}, Timeout: 30 * time.Second}
 	if err := waitReady(ctx, e.client, e.wxidURL+"/readyz"); err != nil {
-		return e, fmt.Errorf("wxid did not become ready: %w", err)
+		return fmt.Errorf("wxid did not become ready: %w", err)
 	}
-	return e, nil
+	return nil
 }
 
 func (e *env) tearDown(keep bool) {

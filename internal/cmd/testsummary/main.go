@@ -71,20 +71,25 @@ func main() {
 			fmt.Print(strings.Join(output[k], ""))
 		}
 	} else {
-		pkgs := make([]string, 0, len(pkgResult))
-		for p := range pkgResult {
-			pkgs = append(pkgs, p)
-		}
-		sort.Strings(pkgs)
-		for _, p := range pkgs {
-			if pkgResult[p] == "skip" {
-				continue // no test files
-			}
-			fmt.Printf("%-4s %-50s %.1fs\n", pkgResult[p], p, pkgElapsed[p])
-		}
+		printPackages(pkgResult, pkgElapsed)
 	}
 	fmt.Printf("go tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped)
 	if failed > 0 {
 		os.Exit(1)
+	}
+}
+
+// printPackages prints one line per package that has tests.
+func printPackages(result map[string]string, elapsed map[string]float64) {
+	pkgs := make([]string, 0, len(result))
+	for p := range result {
+		pkgs = append(pkgs, p)
+	}
+	sort.Strings(pkgs)
+	for _, p := range pkgs {
+		if result[p] == "skip" {
+			continue // no test files
+		}
+		fmt.Printf("%-4s %-50s %.1fs\n", result[p], p, elapsed[p])
 	}
 }
