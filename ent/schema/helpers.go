@@ -1,4 +1,4 @@
-// Package schema holds wxid's ent schema: the data model of DESIGN.md.
+// Package schema holds wxid's ent schema: the data model (see docs/api.md).
 package schema
 
 import (

@@ -3,7 +3,7 @@
 //
 // WeChat's server APIs (getuserphonenumber, checksession, ...) need an
 // access_token. Tokens live two hours, and a cluster must share one: servers
-// fetching their own knock each other out (WECHAT.md). Manager therefore
+// fetching their own knock each other out (docs/wechat.md). Manager therefore
 // keeps the token in the shared cache (memcached, or the in-process cache
 // when none is configured) under KeyPrefix+appid, with its expiry inside the
 // value, and in process for LocalTTL so the hot path costs no round trip.
