@@ -50,7 +50,7 @@ func Classify(err error) *apperr.Error {
 	if errors.As(err, &down) {
 		// Before the coded case: a domain package may have wrapped it as
 		// INTERNAL, but the client should retry, not give up.
-		return apperr.Unavailable(MsgUnavailable, down.RetryAfter, down) // the log shows the database's own error
+		return apperr.Unavailable(MsgUnavailable, down.RetryAfter, err)
 	}
 	var coded *apperr.Error
 	if errors.As(err, &coded) {
