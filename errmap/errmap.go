@@ -126,6 +126,10 @@ func Present(ctx context.Context, log *slog.Logger, err error) *gqlerror.Error {
 
 // cause is what the log shows of a coded error: its cause, else err.
 func cause(coded *apperr.Error, err error) error {
+	var down *database.UnavailableError
+	if errors.As(err, &down) {
+		return down // the database's own error, not a message that wrapped it
+	}
 	if coded.Err != nil {
 		return coded.Err
 	}
