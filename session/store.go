@@ -12,6 +12,7 @@ import (
 	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/ent/predicate"
 	entsession "github.com/wxid/wxid/ent/session"
+	"github.com/wxid/wxid/internal/colvalue"
 )
 
 // Record is a session row as the Store reads and writes it.
@@ -71,8 +72,8 @@ func recordOf(row *ent.Session) *Record {
 	if oid := row.Edges.OpenID; oid != nil {
 		r.AppID, r.OpenID = oid.Appid, oid.Openid
 	}
-	if _, err := row.Value(accountAppColumn); err == nil {
-		r.AppID, r.OpenID = stringValue(row, accountAppColumn), stringValue(row, accountOpenIDColumn)
+	if colvalue.Has(row, accountAppColumn) {
+		r.AppID, r.OpenID = colvalue.String(row, accountAppColumn), colvalue.String(row, accountOpenIDColumn)
 	}
 	return r
 }
@@ -357,18 +358,4 @@ func (s *Store) Transact(ctx context.Context, fn func(tx *Store) error) (err err
 		return fmt.Errorf("committing: %w", err)
 	}
 	return nil
-}
-
-// stringValue reads a column a modifier selected beside a session's own.
-func stringValue(row *ent.Session, column string) string {
-	v, _ := row.Value(column)
-	switch v := v.(type) {
-	case string:
-		return v
-	case []byte:
-		return string(v)
-	case *sql.NullString:
-		return v.String
-	}
-	return ""
 }

@@ -1,9 +1,7 @@
 package users
 
 import (
-	"database/sql/driver"
 	"fmt"
-	"time"
 
 	"entgo.io/ent/dialect/sql"
 
@@ -11,6 +9,7 @@ import (
 	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/ent/unionid"
 	"github.com/wxid/wxid/ent/user"
+	"github.com/wxid/wxid/internal/colvalue"
 )
 
 // A user's view is the user row with its unionid and its openids, read in
@@ -68,71 +67,26 @@ func Fold(rows []*ent.User) (*ent.User, error) {
 			return nil, fmt.Errorf("folding a user view: rows of users %d and %d", u.ID, r.ID)
 		}
 	}
-	if _, err := u.Value(unionIDColumn); err == nil {
-		un := stringValue(u, unionIDColumn)
+	if colvalue.Has(u, unionIDColumn) {
+		un := colvalue.String(u, unionIDColumn)
 		if un == "" {
 			u.Edges.SetUnionID(nil)
 		} else {
 			u.Edges.SetUnionID(&ent.UnionID{UserID: u.ID, Unionid: un})
 		}
 	}
-	if _, err := u.Value(openIDIDColumn); err == nil {
+	if colvalue.Has(u, openIDIDColumn) {
 		ids := make([]*ent.OpenID, 0, len(rows))
 		for _, r := range rows {
-			id, err := intValue(r, openIDIDColumn)
+			id, err := colvalue.Int(r, openIDIDColumn)
 			if err != nil {
 				return nil, err
 			}
 			ids = append(ids, &ent.OpenID{ID: id, UserID: u.ID,
-				Appid: stringValue(r, openIDAppColumn), Openid: stringValue(r, openIDOpenIDColumn),
-				CreatedAt: timeValue(r, openIDCreateColumn)})
+				Appid: colvalue.String(r, openIDAppColumn), Openid: colvalue.String(r, openIDOpenIDColumn),
+				CreatedAt: colvalue.Time(r, openIDCreateColumn)})
 		}
 		u.Edges.SetOpenIds(ids)
 	}
 	return u, nil
-}
-
-func stringValue(u *ent.User, column string) string {
-	v, _ := u.Value(column)
-	switch v := v.(type) {
-	case string:
-		return v
-	case []byte:
-		return string(v)
-	case *sql.NullString:
-		return v.String
-	}
-	return ""
-}
-
-func intValue(u *ent.User, column string) (int, error) {
-	v, _ := u.Value(column)
-	if valuer, ok := v.(driver.Valuer); ok {
-		var err error
-		if v, err = valuer.Value(); err != nil {
-			return 0, err
-		}
-	}
-	switch v := v.(type) {
-	case int64:
-		return int(v), nil
-	case int:
-		return v, nil
-	case []byte:
-		var n int
-		_, err := fmt.Sscan(string(v), &n)
-		return n, err
-	}
-	return 0, fmt.Errorf("folding a user view: %s is %T", column, v)
-}
-
-func timeValue(u *ent.User, column string) time.Time {
-	v, _ := u.Value(column)
-	switch v := v.(type) {
-	case time.Time:
-		return v
-	case *sql.NullTime:
-		return v.Time
-	}
-	return time.Time{}
 }
