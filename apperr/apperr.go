@@ -38,6 +38,9 @@ const (
 	// that is down, hung or saturated; safe to retry after
 	// extensions.retryAfter seconds.
 	CodeUnavailable = "UNAVAILABLE"
+	// CodeQueryTimeout is a query the database stopped at its time limit
+	// because it read too much: narrow it rather than retry.
+	CodeQueryTimeout = "QUERY_TIMEOUT"
 	// CodePersistedQueryNotFound asks an automatic-persisted-query client
 	// to send the query text.
 	CodePersistedQueryNotFound = "PERSISTED_QUERY_NOT_FOUND"

@@ -100,7 +100,12 @@ func Open(ctx context.Context, rawURL string, o Options) (*DB, error) {
 	}
 	var drv dialect.Driver = entsql.OpenDB(dia, db)
 	if dia == dialect.MySQL {
-		drv = newResilient(drv.(*entsql.Driver), o)
+		var version string
+		if err := db.QueryRowContext(pingCtx, "SELECT VERSION()").Scan(&version); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("reading the server version: %w", redact(err))
+		}
+		drv = newResilient(drv.(*entsql.Driver), o, strings.Contains(strings.ToLower(version), "mariadb"))
 	}
 	if o.Driver != nil {
 		drv = o.Driver(drv)

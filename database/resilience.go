@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -61,6 +62,31 @@ func (e *UnavailableError) Error() string {
 // Unwrap returns the cause.
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
+// ErrStatementTimeout is what errors.Is matches for a SELECT the server
+// stopped at its time limit (see Interactive): the database is fine, the
+// query was too expensive. Use errors.As with *StatementTimeoutError for
+// the limit.
+var ErrStatementTimeout = errors.New("statement stopped at its time limit")
+
+// StatementTimeoutError is a SELECT that MySQL or MariaDB interrupted at
+// the time limit wxid set on it.
+type StatementTimeoutError struct {
+	// Limit is the time the server gave the statement.
+	Limit time.Duration
+	// Err is the server's error.
+	Err error
+}
+
+func (e *StatementTimeoutError) Error() string {
+	return fmt.Sprintf("statement stopped at its time limit of %s: %v", e.Limit, e.Err)
+}
+
+// Unwrap returns the server's error.
+func (e *StatementTimeoutError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrStatementTimeout) true.
+func (e *StatementTimeoutError) Is(target error) bool { return target == ErrStatementTimeout }
+
 // Is makes errors.Is(err, ErrUnavailable) true.
 func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
 
@@ -83,15 +109,47 @@ func isInteractive(ctx context.Context) bool {
 // resilient is the driver between ent and MySQL: a circuit breaker that
 // refuses statements at once while the database is known to be down, and
 // per-statement deadlines for interactive contexts.
+//
+// A deadline in the client alone does not stop the server: MariaDB keeps
+// running a COUNT whose connection is gone until it next sends a row. So an
+// interactive SELECT also carries a time limit the server enforces
+// (serverLimit: MAX_EXECUTION_TIME on MySQL, max_statement_time on
+// MariaDB), a little shorter than the client's deadline, so that the
+// server stops it first and answers with an error (StatementTimeoutError)
+// instead of the connection being cut: an expensive query says nothing
+// about the database's health and does not count against the breaker.
 type resilient struct {
 	next       *entsql.Driver
 	b          *breaker.Breaker
 	stmt, inTx time.Duration
+	mariaDB    bool
+}
+
+// serverLimit is the time limit the server gets for a statement whose
+// client deadline is timeout: a tenth less, and at least 100 ms less (but
+// no less than half of it), for the server to notice and answer.
+func serverLimit(timeout time.Duration) time.Duration {
+	return timeout - min(max(timeout/10, 100*time.Millisecond), timeout/2)
+}
+
+// limited returns query with a server-side time limit when it is a SELECT:
+// MariaDB's SET STATEMENT max_statement_time=<seconds> FOR, or MySQL's
+// optimizer hint /*+ MAX_EXECUTION_TIME(<ms>) */ (which only SELECT
+// accepts). Other statements are returned as they are.
+func (d *resilient) limited(query string, timeout time.Duration) string {
+	if len(query) < 7 || !strings.EqualFold(query[:7], "SELECT ") {
+		return query
+	}
+	limit := serverLimit(timeout)
+	if d.mariaDB {
+		return fmt.Sprintf("SET STATEMENT max_statement_time=%.3f FOR %s", limit.Seconds(), query)
+	}
+	return fmt.Sprintf("SELECT /*+ MAX_EXECUTION_TIME(%d) */ %s", max(limit.Milliseconds(), 1), query[7:])
 }
 
 var _ dialect.Driver = (*resilient)(nil)
 
-func newResilient(next *entsql.Driver, o Options) *resilient {
+func newResilient(next *entsql.Driver, o Options, mariaDB bool) *resilient {
 	if o.StatementTimeout <= 0 {
 		o.StatementTimeout = DefaultStatementTimeout
 	}
@@ -113,7 +171,7 @@ func newResilient(next *entsql.Driver, o Options) *resilient {
 		Help: "1 while the database circuit breaker is open or probing (statements are refused), 0 when closed.",
 	}))
 	return &resilient{
-		next: next, stmt: o.StatementTimeout, inTx: o.TxStatementTimeout,
+		next: next, stmt: o.StatementTimeout, inTx: o.TxStatementTimeout, mariaDB: mariaDB,
 		b: breaker.New(breaker.Options{
 			Threshold: o.BreakerThreshold, Cooldown: o.BreakerCooldown, Now: o.Now,
 			OnChange: func(from, to breaker.State) {
@@ -140,6 +198,9 @@ func (d *resilient) Exec(ctx context.Context, query string, args, v any) error {
 }
 
 func (d *resilient) Query(ctx context.Context, query string, args, v any) error {
+	if isInteractive(ctx) {
+		query = d.limited(query, d.stmt)
+	}
 	return d.run(ctx, d.stmt, func(ctx context.Context) error { return d.next.Query(ctx, query, args, v) }, v)
 }
 
@@ -226,7 +287,7 @@ func (d *resilient) run(ctx context.Context, timeout time.Duration, op func(cont
 	err := op(sctx)
 	timedOut := errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	if r, ok := rows.(*entsql.Rows); ok && err == nil && r.ColumnScanner != nil {
-		r.ColumnScanner = &cancelRows{ColumnScanner: r.ColumnScanner, cancel: cancel}
+		r.ColumnScanner = &cancelRows{ColumnScanner: r.ColumnScanner, cancel: cancel, d: d, timeout: timeout}
 	} else {
 		cancel()
 	}
@@ -246,13 +307,26 @@ func (d *resilient) done(ctx context.Context, call *breaker.Call, timedOut bool,
 	}
 	if !timedOut && !unavailable(err) {
 		call.Done(false) // the database answered, if with an error
-		return err
+		return d.interrupted(err, d.stmt)
 	}
 	call.Done(true)
 	if timedOut {
 		err = fmt.Errorf("statement timed out: %w", err)
 	}
 	return &UnavailableError{RetryAfter: d.b.Cooldown(), Err: redact(err)}
+}
+
+// interrupted returns a *StatementTimeoutError for a server's "stopped at
+// the time limit" answer (MariaDB 1969, MySQL 3024), err otherwise.
+func (d *resilient) interrupted(err error, timeout time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && (me.Number == 1969 || me.Number == 3024) {
+		return &StatementTimeoutError{Limit: serverLimit(timeout), Err: err}
+	}
+	return err
 }
 
 // unavailable reports whether err says the database cannot be reached or
@@ -284,6 +358,9 @@ func (t *resilientTx) Exec(ctx context.Context, query string, args, v any) error
 }
 
 func (t *resilientTx) Query(ctx context.Context, query string, args, v any) error {
+	if isInteractive(ctx) {
+		query = t.d.limited(query, t.d.inTx)
+	}
 	return t.d.runTx(ctx, func(ctx context.Context) error { return t.Tx.Query(ctx, query, args, v) }, v)
 }
 
@@ -318,7 +395,7 @@ func (d *resilient) runTx(ctx context.Context, op func(context.Context) error, r
 	err := op(sctx)
 	timedOut := errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	if r, ok := rows.(*entsql.Rows); ok && err == nil && r.ColumnScanner != nil {
-		r.ColumnScanner = &cancelRows{ColumnScanner: r.ColumnScanner, cancel: cancel}
+		r.ColumnScanner = &cancelRows{ColumnScanner: r.ColumnScanner, cancel: cancel, d: d, timeout: d.inTx}
 	} else {
 		cancel()
 	}
@@ -326,8 +403,11 @@ func (d *resilient) runTx(ctx context.Context, op func(context.Context) error, r
 }
 
 func (d *resilient) txDone(ctx context.Context, timedOut bool, err error) error {
-	if err == nil || (ctx.Err() != nil && !timedOut) || (!timedOut && !unavailable(err)) {
+	if err == nil || (ctx.Err() != nil && !timedOut) {
 		return err
+	}
+	if !timedOut && !unavailable(err) {
+		return d.interrupted(err, d.inTx)
 	}
 	if call, _, ok := d.b.Allow(); ok {
 		call.Done(true)
@@ -338,13 +418,21 @@ func (d *resilient) txDone(ctx context.Context, timedOut bool, err error) error 
 	return &UnavailableError{RetryAfter: d.b.Cooldown(), Err: redact(err)}
 }
 
-// cancelRows releases a query's deadline when its rows are closed.
+// cancelRows releases a query's deadline when its rows are closed, and
+// reports the server stopping the query at its time limit, which arrives
+// with the rows rather than with the query, as a *StatementTimeoutError.
 type cancelRows struct {
 	entsql.ColumnScanner
-	cancel context.CancelFunc
+	cancel  context.CancelFunc
+	d       *resilient
+	timeout time.Duration
+}
+
+func (r *cancelRows) Err() error {
+	return r.d.interrupted(r.ColumnScanner.Err(), r.timeout)
 }
 
 func (r *cancelRows) Close() error {
 	defer r.cancel()
-	return r.ColumnScanner.Close()
+	return r.d.interrupted(r.ColumnScanner.Close(), r.timeout)
 }

@@ -5,7 +5,8 @@
 // failures, sentinels for the caller's credentials (auth.ErrNoSkey,
 // auth.ErrNotAdmin, session.ErrInvalid) and for WeChat's answers
 // (wechat.ErrInvalidCode and the other classes), *database.UnavailableError
-// for a database that is down or hung, *http.MaxBytesError for an
+// for a database that is down or hung, *database.StatementTimeoutError for
+// a query the server stopped at its time limit, *http.MaxBytesError for an
 // oversized body, and gqlgen's own parse and validation errors, which
 // already carry their code. Classify maps them by type, never by message
 // text; Present and Presenter turn the result into a GraphQL error for the
@@ -40,6 +41,7 @@ const (
 	MsgWeChatLimit = "WeChat rate limit reached; retry in a minute"
 	MsgWeChatDown  = "WeChat is unavailable; retry later"
 	MsgUnavailable = "the service is temporarily unavailable: retry later"
+	MsgTimeout     = "the query read too much and was stopped at its time limit: narrow `where` to a fast search (README, \"Admin API at scale\") or leave out totalCount; retrying the same query will not help"
 )
 
 // Classify returns the coded error a client sees for err: err's own
@@ -51,6 +53,10 @@ func Classify(err error) *apperr.Error {
 		// Before the coded case: a domain package may have wrapped it as
 		// INTERNAL, but the client should retry, not give up.
 		return apperr.Unavailable(MsgUnavailable, down.RetryAfter, err)
+	}
+	if errors.Is(err, database.ErrStatementTimeout) {
+		// Before the coded case too: users.List wraps it as INTERNAL.
+		return apperr.Wrap(apperr.CodeQueryTimeout, MsgTimeout, err)
 	}
 	var coded *apperr.Error
 	if errors.As(err, &coded) {

@@ -48,6 +48,8 @@ func TestClassify(t *testing.T) {
 		// A database that is down or hung: retry, even when a domain package wrapped it as INTERNAL.
 		{"database down", &database.UnavailableError{RetryAfter: time.Second}, apperr.CodeUnavailable},
 		{"database down, wrapped as internal", apperr.Internal(fmt.Errorf("login: %w", &database.UnavailableError{RetryAfter: time.Second, Err: errors.New("dial tcp")})), apperr.CodeUnavailable},
+		// A query the server stopped at its time limit: narrow it, even when wrapped as INTERNAL.
+		{"statement timeout, wrapped as internal", apperr.Internal(fmt.Errorf("listing users: %w", &database.StatementTimeoutError{Limit: time.Second, Err: errors.New("max_statement_time exceeded")})), apperr.CodeQueryTimeout},
 		// The one rule for oversized bodies.
 		{"body too large", fmt.Errorf("reading: %w", &http.MaxBytesError{Limit: 10}), apperr.CodeBadUserInput},
 		{"plain", errors.New("dial tcp 10.0.0.1:3306: secret detail"), apperr.CodeInternal},
