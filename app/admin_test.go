@@ -423,8 +423,8 @@ func TestAdminUsersFilters(t *testing.T) {
 			{"enabled", map[string]any{"disabled": false}, []string{alice.User.ID, bob.User.ID}},
 			{"or", map[string]any{"or": []any{
 				map[string]any{"phoneNumber": "+8613800138000"},
-				map[string]any{"hasUnionID": false},
-			}}, []string{alice.User.ID, bob.User.ID}},
+				map[string]any{"disabled": true},
+			}}, []string{alice.User.ID, carol.User.ID}},
 			{"not", map[string]any{"not": map[string]any{"disabled": true}, "hasUnionID": true}, []string{alice.User.ID}},
 		}
 		for _, tc := range tests {

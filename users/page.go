@@ -91,16 +91,22 @@ func (p Page) direction() entgql.OrderDirection {
 	return p.OrderBy.Direction
 }
 
-// cursor returns the cursor of u in this order.
+// cursor returns the cursor of u in this order. A cursor of a time order
+// holds the order's name with the time (nil for a NULL LAST_LOGIN_AT), so
+// that a cursor handed to another order is refused instead of cutting the
+// page at a value of another column; a cursor of the id order holds no
+// value.
 func (p Page) cursor(u *ent.User) ent.Cursor {
 	c := ent.Cursor{ID: u.ID}
 	switch column, _ := p.orderColumn(); column {
 	case user.FieldCreatedAt:
-		c.Value = u.CreatedAt
+		c.Value = []any{p.OrderBy.Field.String(), u.CreatedAt}
 	case user.FieldLastLoginAt:
+		var v any
 		if u.LastLoginAt != nil {
-			c.Value = *u.LastLoginAt
+			v = *u.LastLoginAt
 		}
+		c.Value = []any{p.OrderBy.Field.String(), v}
 	}
 	return c
 }
@@ -120,27 +126,54 @@ func (p Page) validate() error {
 	}
 	column, nullable := p.orderColumn()
 	for _, c := range []*ent.Cursor{p.After, p.Before} {
-		if c == nil || column == "" {
+		if c == nil {
 			continue
 		}
-		if _, ok := cursorTime(c); !ok && (c.Value != nil || !nullable) {
+		ok := c.Value == nil
+		if column != "" {
+			v, isTime := cursorTime(c)
+			ok = cursorOrder(c) == p.OrderBy.Field.String() && (isTime || v == nil && nullable && cursorNull(c))
+		}
+		if !ok {
 			return apperr.BadInput("the cursor belongs to another orderBy: start again from the first page")
 		}
 	}
 	return nil
 }
 
-// cursorTime returns the time a cursor of a time order holds.
-func cursorTime(c *ent.Cursor) (time.Time, bool) {
-	switch v := c.Value.(type) {
+// cursorOrder returns the order a cursor of a time order was cut in.
+func cursorOrder(c *ent.Cursor) string {
+	if v, ok := c.Value.([]any); ok && len(v) == 2 {
+		s, _ := v[0].(string)
+		return s
+	}
+	return ""
+}
+
+// cursorNull reports whether a cursor of a time order holds NULL.
+func cursorNull(c *ent.Cursor) bool {
+	v, ok := c.Value.([]any)
+	return ok && len(v) == 2 && v[1] == nil
+}
+
+// cursorTime returns the time a cursor of a time order holds; nil and
+// false for NULL or no time.
+func cursorTime(c *ent.Cursor) (*time.Time, bool) {
+	v, ok := c.Value.([]any)
+	if !ok || len(v) != 2 {
+		return nil, false
+	}
+	switch t := v[1].(type) {
 	case time.Time:
-		return v.UTC(), true
+		u := t.UTC()
+		return &u, true
 	case *time.Time:
-		if v != nil {
-			return v.UTC(), true
+		if t != nil {
+			u := t.UTC()
+			return &u, true
 		}
 	}
-	return time.Time{}, false
+	return nil, false
 }
 
 // beyond selects the users strictly after c when sorted by (column, id) in
@@ -159,7 +192,11 @@ func beyond(c *ent.Cursor, column string, nullable bool, dir entgql.OrderDirecti
 			return
 		}
 		col := s.C(column)
-		v, ok := cursorTime(c)
+		t, ok := cursorTime(c)
+		var v time.Time
+		if ok {
+			v = *t
+		}
 		switch {
 		case !ok && asc: // past the NULLs with a smaller id, then every value
 			s.Where(sql.Or(sql.NotNull(col), sql.And(sql.IsNull(col), idBeyond(s))))
@@ -181,6 +218,9 @@ func beyond(c *ent.Cursor, column string, nullable bool, dir entgql.OrderDirecti
 // only when wanted), the page (one SELECT) and the edges of its users that
 // want names (one query each).
 func (s *Service) List(ctx context.Context, p Page, want Want) (*ent.UserConnection, error) {
+	if err := CheckWhere(p.Where); err != nil {
+		return nil, err
+	}
 	q, err := p.Where.Filter(s.db.User.Query())
 	if err != nil {
 		return nil, apperr.Wrap(apperr.CodeBadUserInput, "invalid where: "+err.Error(), err)
