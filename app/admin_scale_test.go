@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -95,4 +97,48 @@ func TestAdminCursorOfAnotherOrder(t *testing.T) {
 			require.True(t, strings.Contains(r.Body, "another orderBy"), r.Body)
 		}
 	}
+}
+
+// TestAdminPhoneNumberEndsWith: the last digits of a phone number find its
+// user through phone_suffix, which follows every change of phone_number.
+func TestAdminPhoneNumberEndsWith(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, backend string) {
+		e := apptest.New(t, apptest.Options{Backend: backend})
+		alice := e.Login(t, "", "alice")
+		bob := e.Login(t, "", "bob")
+		ctx := context.Background()
+		setPhone := func(id string, phone *string) {
+			n, err := strconv.Atoi(id)
+			require.NoError(t, err)
+			u := e.App.DB.Client.User.UpdateOneID(n)
+			if phone == nil {
+				u.ClearPhoneNumber()
+			} else {
+				u.SetPhoneNumber(*phone)
+			}
+			require.NoError(t, u.Exec(ctx))
+		}
+		p := func(s string) *string { return &s }
+		setPhone(alice.User.ID, p("+8613800138000"))
+		setPhone(bob.User.ID, p("+8613900139000"))
+		find := func(digits string) []string {
+			return listUsers(t, e, map[string]any{"first": 10, "where": map[string]any{"phoneNumberEndsWith": digits}}).ids()
+		}
+		require.Equal(t, []string{alice.User.ID}, find("8000"))
+		require.Equal(t, []string{alice.User.ID}, find("13800138000"))
+		require.Equal(t, []string{bob.User.ID}, find("139000"))
+		require.Empty(t, find("238000"), "the whole suffix is compared, not only the indexed digits")
+		require.Empty(t, find("7000"))
+
+		setPhone(alice.User.ID, p("+8613800137000"))
+		require.Empty(t, find("8000"), "phone_suffix follows a new number")
+		require.Equal(t, []string{alice.User.ID}, find("7000"))
+		setPhone(alice.User.ID, nil)
+		require.Empty(t, find("7000"), "and a removed one")
+
+		for _, bad := range []string{"", "123", "12a4", "+8613800138000"} {
+			r := e.Do(t, apptest.AdminToken, usersQuery, map[string]any{"first": 10, "where": map[string]any{"phoneNumberEndsWith": bad}})
+			require.Equal(t, "BAD_USER_INPUT", r.Code(), "%q: %s", bad, r.Body)
+		}
+	})
 }

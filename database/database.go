@@ -110,7 +110,9 @@ func Open(ctx context.Context, rawURL string, o Options) (*DB, error) {
 	if o.Driver != nil {
 		drv = o.Driver(drv)
 	}
-	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dia}, nil
+	client := ent.NewClient(ent.Driver(drv))
+	client.User.Use(phoneSuffixHook)
+	return &DB{Client: client, SQL: db, Dialect: dia}, nil
 }
 
 // Close closes the client and the pool.

@@ -2487,6 +2487,7 @@ type UserMutation struct {
 	phone_number      *string
 	pure_phone_number *string
 	country_code      *string
+	phone_suffix      *string
 	phone_verified_at *time.Time
 	created_at        *time.Time
 	updated_at        *time.Time
@@ -2749,6 +2750,55 @@ func (m *UserMutation) CountryCodeCleared() bool {
 func (m *UserMutation) ResetCountryCode() {
 	m.country_code = nil
 	delete(m.clearedFields, user.FieldCountryCode)
+}
+
+// SetPhoneSuffix sets the "phone_suffix" field.
+func (m *UserMutation) SetPhoneSuffix(s string) {
+	m.phone_suffix = &s
+}
+
+// PhoneSuffix returns the value of the "phone_suffix" field in the mutation.
+func (m *UserMutation) PhoneSuffix() (r string, exists bool) {
+	v := m.phone_suffix
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhoneSuffix returns the old "phone_suffix" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldPhoneSuffix(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhoneSuffix is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhoneSuffix requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhoneSuffix: %w", err)
+	}
+	return oldValue.PhoneSuffix, nil
+}
+
+// ClearPhoneSuffix clears the value of the "phone_suffix" field.
+func (m *UserMutation) ClearPhoneSuffix() {
+	m.phone_suffix = nil
+	m.clearedFields[user.FieldPhoneSuffix] = struct{}{}
+}
+
+// PhoneSuffixCleared returns if the "phone_suffix" field was cleared in this mutation.
+func (m *UserMutation) PhoneSuffixCleared() bool {
+	_, ok := m.clearedFields[user.FieldPhoneSuffix]
+	return ok
+}
+
+// ResetPhoneSuffix resets all changes to the "phone_suffix" field.
+func (m *UserMutation) ResetPhoneSuffix() {
+	m.phone_suffix = nil
+	delete(m.clearedFields, user.FieldPhoneSuffix)
 }
 
 // SetPhoneVerifiedAt sets the "phone_verified_at" field.
@@ -3138,7 +3188,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.phone_number != nil {
 		fields = append(fields, user.FieldPhoneNumber)
 	}
@@ -3147,6 +3197,9 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.country_code != nil {
 		fields = append(fields, user.FieldCountryCode)
+	}
+	if m.phone_suffix != nil {
+		fields = append(fields, user.FieldPhoneSuffix)
 	}
 	if m.phone_verified_at != nil {
 		fields = append(fields, user.FieldPhoneVerifiedAt)
@@ -3177,6 +3230,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.PurePhoneNumber()
 	case user.FieldCountryCode:
 		return m.CountryCode()
+	case user.FieldPhoneSuffix:
+		return m.PhoneSuffix()
 	case user.FieldPhoneVerifiedAt:
 		return m.PhoneVerifiedAt()
 	case user.FieldCreatedAt:
@@ -3202,6 +3257,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldPurePhoneNumber(ctx)
 	case user.FieldCountryCode:
 		return m.OldCountryCode(ctx)
+	case user.FieldPhoneSuffix:
+		return m.OldPhoneSuffix(ctx)
 	case user.FieldPhoneVerifiedAt:
 		return m.OldPhoneVerifiedAt(ctx)
 	case user.FieldCreatedAt:
@@ -3241,6 +3298,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetCountryCode(v)
+		return nil
+	case user.FieldPhoneSuffix:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhoneSuffix(v)
 		return nil
 	case user.FieldPhoneVerifiedAt:
 		v, ok := value.(time.Time)
@@ -3316,6 +3380,9 @@ func (m *UserMutation) ClearedFields() []string {
 	if m.FieldCleared(user.FieldCountryCode) {
 		fields = append(fields, user.FieldCountryCode)
 	}
+	if m.FieldCleared(user.FieldPhoneSuffix) {
+		fields = append(fields, user.FieldPhoneSuffix)
+	}
 	if m.FieldCleared(user.FieldPhoneVerifiedAt) {
 		fields = append(fields, user.FieldPhoneVerifiedAt)
 	}
@@ -3345,6 +3412,9 @@ func (m *UserMutation) ClearField(name string) error {
 	case user.FieldCountryCode:
 		m.ClearCountryCode()
 		return nil
+	case user.FieldPhoneSuffix:
+		m.ClearPhoneSuffix()
+		return nil
 	case user.FieldPhoneVerifiedAt:
 		m.ClearPhoneVerifiedAt()
 		return nil
@@ -3367,6 +3437,9 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldCountryCode:
 		m.ResetCountryCode()
+		return nil
+	case user.FieldPhoneSuffix:
+		m.ResetPhoneSuffix()
 		return nil
 	case user.FieldPhoneVerifiedAt:
 		m.ResetPhoneVerifiedAt()

@@ -160,18 +160,22 @@ func init() {
 	userDescCountryCode := userFields[2].Descriptor()
 	// user.CountryCodeValidator is a validator for the "country_code" field. It is called by the builders before save.
 	user.CountryCodeValidator = userDescCountryCode.Validators[0].(func(string) error)
+	// userDescPhoneSuffix is the schema descriptor for phone_suffix field.
+	userDescPhoneSuffix := userFields[3].Descriptor()
+	// user.PhoneSuffixValidator is a validator for the "phone_suffix" field. It is called by the builders before save.
+	user.PhoneSuffixValidator = userDescPhoneSuffix.Validators[0].(func(string) error)
 	// userDescCreatedAt is the schema descriptor for created_at field.
-	userDescCreatedAt := userFields[4].Descriptor()
+	userDescCreatedAt := userFields[5].Descriptor()
 	// user.DefaultCreatedAt holds the default value on creation for the created_at field.
 	user.DefaultCreatedAt = userDescCreatedAt.Default.(func() time.Time)
 	// userDescUpdatedAt is the schema descriptor for updated_at field.
-	userDescUpdatedAt := userFields[5].Descriptor()
+	userDescUpdatedAt := userFields[6].Descriptor()
 	// user.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	user.DefaultUpdatedAt = userDescUpdatedAt.Default.(func() time.Time)
 	// user.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	user.UpdateDefaultUpdatedAt = userDescUpdatedAt.UpdateDefault.(func() time.Time)
 	// userDescDisabled is the schema descriptor for disabled field.
-	userDescDisabled := userFields[7].Descriptor()
+	userDescDisabled := userFields[8].Descriptor()
 	// user.DefaultDisabled holds the default value on creation for the disabled field.
 	user.DefaultDisabled = userDescDisabled.Default.(bool)
 }

@@ -24,6 +24,8 @@ type User struct {
 	PurePhoneNumber *string `json:"pure_phone_number,omitempty"`
 	// Country calling code of the phone number, without +.
 	CountryCode *string `json:"country_code,omitempty"`
+	// The last digits of phone_number, kept by a hook on every write (package database), so that a search by the last digits (phoneNumberEndsWith) uses an index.
+	PhoneSuffix *string `json:"phone_suffix,omitempty"`
 	// When WeChat last vouched for the phone number.
 	PhoneVerifiedAt *time.Time `json:"phone_verified_at,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
@@ -94,7 +96,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case user.FieldID:
 			values[i] = new(sql.NullInt64)
-		case user.FieldPhoneNumber, user.FieldPurePhoneNumber, user.FieldCountryCode:
+		case user.FieldPhoneNumber, user.FieldPurePhoneNumber, user.FieldCountryCode, user.FieldPhoneSuffix:
 			values[i] = new(sql.NullString)
 		case user.FieldPhoneVerifiedAt, user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldLastLoginAt:
 			values[i] = new(sql.NullTime)
@@ -139,6 +141,13 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CountryCode = new(string)
 				*_m.CountryCode = value.String
+			}
+		case user.FieldPhoneSuffix:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field phone_suffix", values[i])
+			} else if value.Valid {
+				_m.PhoneSuffix = new(string)
+				*_m.PhoneSuffix = value.String
 			}
 		case user.FieldPhoneVerifiedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -235,6 +244,11 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	if v := _m.CountryCode; v != nil {
 		builder.WriteString("country_code=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.PhoneSuffix; v != nil {
+		builder.WriteString("phone_suffix=")
 		builder.WriteString(*v)
 	}
 	builder.WriteString(", ")

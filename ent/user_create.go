@@ -67,6 +67,20 @@ func (_c *UserCreate) SetNillableCountryCode(v *string) *UserCreate {
 	return _c
 }
 
+// SetPhoneSuffix sets the "phone_suffix" field.
+func (_c *UserCreate) SetPhoneSuffix(v string) *UserCreate {
+	_c.mutation.SetPhoneSuffix(v)
+	return _c
+}
+
+// SetNillablePhoneSuffix sets the "phone_suffix" field if the given value is not nil.
+func (_c *UserCreate) SetNillablePhoneSuffix(v *string) *UserCreate {
+	if v != nil {
+		_c.SetPhoneSuffix(*v)
+	}
+	return _c
+}
+
 // SetPhoneVerifiedAt sets the "phone_verified_at" field.
 func (_c *UserCreate) SetPhoneVerifiedAt(v time.Time) *UserCreate {
 	_c.mutation.SetPhoneVerifiedAt(v)
@@ -252,6 +266,11 @@ func (_c *UserCreate) check() error {
 			return &ValidationError{Name: "country_code", err: fmt.Errorf(`ent: validator failed for field "User.country_code": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.PhoneSuffix(); ok {
+		if err := user.PhoneSuffixValidator(v); err != nil {
+			return &ValidationError{Name: "phone_suffix", err: fmt.Errorf(`ent: validator failed for field "User.phone_suffix": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "User.created_at"`)}
 	}
@@ -299,6 +318,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CountryCode(); ok {
 		_spec.SetField(user.FieldCountryCode, field.TypeString, value)
 		_node.CountryCode = &value
+	}
+	if value, ok := _c.mutation.PhoneSuffix(); ok {
+		_spec.SetField(user.FieldPhoneSuffix, field.TypeString, value)
+		_node.PhoneSuffix = &value
 	}
 	if value, ok := _c.mutation.PhoneVerifiedAt(); ok {
 		_spec.SetField(user.FieldPhoneVerifiedAt, field.TypeTime, value)
@@ -474,6 +497,24 @@ func (u *UserUpsert) ClearCountryCode() *UserUpsert {
 	return u
 }
 
+// SetPhoneSuffix sets the "phone_suffix" field.
+func (u *UserUpsert) SetPhoneSuffix(v string) *UserUpsert {
+	u.Set(user.FieldPhoneSuffix, v)
+	return u
+}
+
+// UpdatePhoneSuffix sets the "phone_suffix" field to the value that was provided on create.
+func (u *UserUpsert) UpdatePhoneSuffix() *UserUpsert {
+	u.SetExcluded(user.FieldPhoneSuffix)
+	return u
+}
+
+// ClearPhoneSuffix clears the value of the "phone_suffix" field.
+func (u *UserUpsert) ClearPhoneSuffix() *UserUpsert {
+	u.SetNull(user.FieldPhoneSuffix)
+	return u
+}
+
 // SetPhoneVerifiedAt sets the "phone_verified_at" field.
 func (u *UserUpsert) SetPhoneVerifiedAt(v time.Time) *UserUpsert {
 	u.Set(user.FieldPhoneVerifiedAt, v)
@@ -639,6 +680,27 @@ func (u *UserUpsertOne) UpdateCountryCode() *UserUpsertOne {
 func (u *UserUpsertOne) ClearCountryCode() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearCountryCode()
+	})
+}
+
+// SetPhoneSuffix sets the "phone_suffix" field.
+func (u *UserUpsertOne) SetPhoneSuffix(v string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetPhoneSuffix(v)
+	})
+}
+
+// UpdatePhoneSuffix sets the "phone_suffix" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdatePhoneSuffix() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdatePhoneSuffix()
+	})
+}
+
+// ClearPhoneSuffix clears the value of the "phone_suffix" field.
+func (u *UserUpsertOne) ClearPhoneSuffix() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearPhoneSuffix()
 	})
 }
 
@@ -983,6 +1045,27 @@ func (u *UserUpsertBulk) UpdateCountryCode() *UserUpsertBulk {
 func (u *UserUpsertBulk) ClearCountryCode() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearCountryCode()
+	})
+}
+
+// SetPhoneSuffix sets the "phone_suffix" field.
+func (u *UserUpsertBulk) SetPhoneSuffix(v string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetPhoneSuffix(v)
+	})
+}
+
+// UpdatePhoneSuffix sets the "phone_suffix" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdatePhoneSuffix() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdatePhoneSuffix()
+	})
+}
+
+// ClearPhoneSuffix clears the value of the "phone_suffix" field.
+func (u *UserUpsertBulk) ClearPhoneSuffix() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearPhoneSuffix()
 	})
 }
 

@@ -91,6 +91,26 @@ func (_u *UserUpdate) ClearCountryCode() *UserUpdate {
 	return _u
 }
 
+// SetPhoneSuffix sets the "phone_suffix" field.
+func (_u *UserUpdate) SetPhoneSuffix(v string) *UserUpdate {
+	_u.mutation.SetPhoneSuffix(v)
+	return _u
+}
+
+// SetNillablePhoneSuffix sets the "phone_suffix" field if the given value is not nil.
+func (_u *UserUpdate) SetNillablePhoneSuffix(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetPhoneSuffix(*v)
+	}
+	return _u
+}
+
+// ClearPhoneSuffix clears the value of the "phone_suffix" field.
+func (_u *UserUpdate) ClearPhoneSuffix() *UserUpdate {
+	_u.mutation.ClearPhoneSuffix()
+	return _u
+}
+
 // SetPhoneVerifiedAt sets the "phone_verified_at" field.
 func (_u *UserUpdate) SetPhoneVerifiedAt(v time.Time) *UserUpdate {
 	_u.mutation.SetPhoneVerifiedAt(v)
@@ -306,6 +326,11 @@ func (_u *UserUpdate) check() error {
 			return &ValidationError{Name: "country_code", err: fmt.Errorf(`ent: validator failed for field "User.country_code": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PhoneSuffix(); ok {
+		if err := user.PhoneSuffixValidator(v); err != nil {
+			return &ValidationError{Name: "phone_suffix", err: fmt.Errorf(`ent: validator failed for field "User.phone_suffix": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -338,6 +363,12 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.CountryCodeCleared() {
 		_spec.ClearField(user.FieldCountryCode, field.TypeString)
+	}
+	if value, ok := _u.mutation.PhoneSuffix(); ok {
+		_spec.SetField(user.FieldPhoneSuffix, field.TypeString, value)
+	}
+	if _u.mutation.PhoneSuffixCleared() {
+		_spec.ClearField(user.FieldPhoneSuffix, field.TypeString)
 	}
 	if value, ok := _u.mutation.PhoneVerifiedAt(); ok {
 		_spec.SetField(user.FieldPhoneVerifiedAt, field.TypeTime, value)
@@ -553,6 +584,26 @@ func (_u *UserUpdateOne) SetNillableCountryCode(v *string) *UserUpdateOne {
 // ClearCountryCode clears the value of the "country_code" field.
 func (_u *UserUpdateOne) ClearCountryCode() *UserUpdateOne {
 	_u.mutation.ClearCountryCode()
+	return _u
+}
+
+// SetPhoneSuffix sets the "phone_suffix" field.
+func (_u *UserUpdateOne) SetPhoneSuffix(v string) *UserUpdateOne {
+	_u.mutation.SetPhoneSuffix(v)
+	return _u
+}
+
+// SetNillablePhoneSuffix sets the "phone_suffix" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillablePhoneSuffix(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetPhoneSuffix(*v)
+	}
+	return _u
+}
+
+// ClearPhoneSuffix clears the value of the "phone_suffix" field.
+func (_u *UserUpdateOne) ClearPhoneSuffix() *UserUpdateOne {
+	_u.mutation.ClearPhoneSuffix()
 	return _u
 }
 
@@ -784,6 +835,11 @@ func (_u *UserUpdateOne) check() error {
 			return &ValidationError{Name: "country_code", err: fmt.Errorf(`ent: validator failed for field "User.country_code": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PhoneSuffix(); ok {
+		if err := user.PhoneSuffixValidator(v); err != nil {
+			return &ValidationError{Name: "phone_suffix", err: fmt.Errorf(`ent: validator failed for field "User.phone_suffix": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -833,6 +889,12 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if _u.mutation.CountryCodeCleared() {
 		_spec.ClearField(user.FieldCountryCode, field.TypeString)
+	}
+	if value, ok := _u.mutation.PhoneSuffix(); ok {
+		_spec.SetField(user.FieldPhoneSuffix, field.TypeString, value)
+	}
+	if _u.mutation.PhoneSuffixCleared() {
+		_spec.ClearField(user.FieldPhoneSuffix, field.TypeString)
 	}
 	if value, ok := _u.mutation.PhoneVerifiedAt(); ok {
 		_spec.SetField(user.FieldPhoneVerifiedAt, field.TypeTime, value)

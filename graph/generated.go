@@ -35,6 +35,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
 	User() UserResolver
+	UserWhereInput() UserWhereInputResolver
 }
 
 type DirectiveRoot struct {
@@ -154,6 +155,10 @@ type UserResolver interface {
 	ActiveSessions(ctx context.Context, obj *ent.User) ([]*ent.Session, error)
 	UnionID(ctx context.Context, obj *ent.User) (*string, error)
 	OpenIds(ctx context.Context, obj *ent.User) ([]*ent.OpenID, error)
+}
+
+type UserWhereInputResolver interface {
+	PhoneNumberEndsWith(ctx context.Context, obj *ent.UserWhereInput, data *string) error
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -643,7 +648,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "admin.graphqls" "ent.graphqls" "identity.graphqls" "phone.graphqls" "session.graphqls"
+//go:embed "admin.graphqls" "admin_search.graphqls" "ent.graphqls" "identity.graphqls" "phone.graphqls" "session.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -656,6 +661,7 @@ func sourceData(filename string) string {
 
 var sources = []*ast.Source{
 	{Name: "admin.graphqls", Input: sourceData("admin.graphqls"), BuiltIn: false},
+	{Name: "admin_search.graphqls", Input: sourceData("admin_search.graphqls"), BuiltIn: false},
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
 	{Name: "identity.graphqls", Input: sourceData("identity.graphqls"), BuiltIn: false},
 	{Name: "phone.graphqls", Input: sourceData("phone.graphqls"), BuiltIn: false},
@@ -4749,7 +4755,7 @@ func (ec *executionContext) unmarshalInputUserWhereInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "phoneNumber", "phoneNumberNEQ", "phoneNumberIn", "phoneNumberNotIn", "phoneNumberGT", "phoneNumberGTE", "phoneNumberLT", "phoneNumberLTE", "phoneNumberContains", "phoneNumberHasPrefix", "phoneNumberHasSuffix", "phoneNumberIsNil", "phoneNumberNotNil", "phoneNumberEqualFold", "phoneNumberContainsFold", "purePhoneNumber", "purePhoneNumberNEQ", "purePhoneNumberIn", "purePhoneNumberNotIn", "purePhoneNumberGT", "purePhoneNumberGTE", "purePhoneNumberLT", "purePhoneNumberLTE", "purePhoneNumberContains", "purePhoneNumberHasPrefix", "purePhoneNumberHasSuffix", "purePhoneNumberIsNil", "purePhoneNumberNotNil", "purePhoneNumberEqualFold", "purePhoneNumberContainsFold", "countryCode", "countryCodeNEQ", "countryCodeIn", "countryCodeNotIn", "countryCodeGT", "countryCodeGTE", "countryCodeLT", "countryCodeLTE", "countryCodeContains", "countryCodeHasPrefix", "countryCodeHasSuffix", "countryCodeIsNil", "countryCodeNotNil", "countryCodeEqualFold", "countryCodeContainsFold", "phoneVerifiedAt", "phoneVerifiedAtNEQ", "phoneVerifiedAtIn", "phoneVerifiedAtNotIn", "phoneVerifiedAtGT", "phoneVerifiedAtGTE", "phoneVerifiedAtLT", "phoneVerifiedAtLTE", "phoneVerifiedAtIsNil", "phoneVerifiedAtNotNil", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "lastLoginAt", "lastLoginAtNEQ", "lastLoginAtIn", "lastLoginAtNotIn", "lastLoginAtGT", "lastLoginAtGTE", "lastLoginAtLT", "lastLoginAtLTE", "lastLoginAtIsNil", "lastLoginAtNotNil", "disabled", "disabledNEQ", "hasUnionID", "hasUnionIDWith", "hasOpenIds", "hasOpenIdsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "phoneNumber", "phoneNumberNEQ", "phoneNumberIn", "phoneNumberNotIn", "phoneNumberGT", "phoneNumberGTE", "phoneNumberLT", "phoneNumberLTE", "phoneNumberContains", "phoneNumberHasPrefix", "phoneNumberHasSuffix", "phoneNumberIsNil", "phoneNumberNotNil", "phoneNumberEqualFold", "phoneNumberContainsFold", "purePhoneNumber", "purePhoneNumberNEQ", "purePhoneNumberIn", "purePhoneNumberNotIn", "purePhoneNumberGT", "purePhoneNumberGTE", "purePhoneNumberLT", "purePhoneNumberLTE", "purePhoneNumberContains", "purePhoneNumberHasPrefix", "purePhoneNumberHasSuffix", "purePhoneNumberIsNil", "purePhoneNumberNotNil", "purePhoneNumberEqualFold", "purePhoneNumberContainsFold", "countryCode", "countryCodeNEQ", "countryCodeIn", "countryCodeNotIn", "countryCodeGT", "countryCodeGTE", "countryCodeLT", "countryCodeLTE", "countryCodeContains", "countryCodeHasPrefix", "countryCodeHasSuffix", "countryCodeIsNil", "countryCodeNotNil", "countryCodeEqualFold", "countryCodeContainsFold", "phoneVerifiedAt", "phoneVerifiedAtNEQ", "phoneVerifiedAtIn", "phoneVerifiedAtNotIn", "phoneVerifiedAtGT", "phoneVerifiedAtGTE", "phoneVerifiedAtLT", "phoneVerifiedAtLTE", "phoneVerifiedAtIsNil", "phoneVerifiedAtNotNil", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "lastLoginAt", "lastLoginAtNEQ", "lastLoginAtIn", "lastLoginAtNotIn", "lastLoginAtGT", "lastLoginAtGTE", "lastLoginAtLT", "lastLoginAtLTE", "lastLoginAtIsNil", "lastLoginAtNotNil", "disabled", "disabledNEQ", "hasUnionID", "hasUnionIDWith", "hasOpenIds", "hasOpenIdsWith", "phoneNumberEndsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -5442,6 +5448,15 @@ func (ec *executionContext) unmarshalInputUserWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.HasOpenIdsWith = data
+		case "phoneNumberEndsWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phoneNumberEndsWith"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.UserWhereInput().PhoneNumberEndsWith(ctx, &it, data); err != nil {
+				return it, err
+			}
 		}
 	}
 	return it, nil

@@ -253,6 +253,8 @@ func TestUpgradeFromThePreviousRelease(t *testing.T) {
 		u, err := db.Client.User.Query().Where(user.ID(12884901888 + 1)).WithOpenIds().WithUnionID().WithSessions().Only(ctx)
 		require.NoError(t, err)
 		require.Equal(t, "+8613800138000", *u.PhoneNumber)
+		require.NotNil(t, u.PhoneSuffix, "the upgrade fills phone_suffix of the users it finds")
+		require.Equal(t, "8000", *u.PhoneSuffix)
 		require.Len(t, u.Edges.OpenIds, 2)
 		require.Equal(t, []byte{1, 2, 3}, u.Edges.OpenIds[0].SessionKey)
 		require.Equal(t, "u-one", u.Edges.UnionID.Unionid)

@@ -35,7 +35,10 @@ func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
 func (r *Resolver) User() graph.UserResolver { return &userResolver{r} }
 
+func (r *Resolver) UserWhereInput() graph.UserWhereInputResolver { return &userWhereInputResolver{r} }
+
 type (
-	queryResolver struct{ *Resolver }
-	userResolver  struct{ *Resolver }
+	queryResolver          struct{ *Resolver }
+	userResolver           struct{ *Resolver }
+	userWhereInputResolver struct{ *Resolver }
 )

@@ -6,7 +6,9 @@ import (
 	"strings"
 
 	"github.com/wxid/wxid/apperr"
+	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
+	"github.com/wxid/wxid/ent/user"
 )
 
 // The shape of `where`.
@@ -106,5 +108,21 @@ func (c *whereCheck) walk(v reflect.Value, path string, depth int, inEdge, inOrN
 			}
 		}
 	}
+	return nil
+}
+
+// PhoneNumberEndsWith narrows w to the users whose phone number ends with
+// digits (database.PhoneSuffixLen of them or more): the index on
+// phone_suffix finds the candidates, the full suffix is then compared on
+// those few rows. nil leaves w as it is.
+func PhoneNumberEndsWith(w *ent.UserWhereInput, digits *string) error {
+	if digits == nil {
+		return nil
+	}
+	d := *digits
+	if len(d) < database.PhoneSuffixLen || len(d) > 32 || strings.Trim(d, "0123456789") != "" {
+		return apperr.BadInput("phoneNumberEndsWith takes %d to 32 digits", database.PhoneSuffixLen)
+	}
+	w.AddPredicates(user.PhoneSuffix(database.PhoneSuffix(d)), user.PhoneNumberHasSuffix(d))
 	return nil
 }

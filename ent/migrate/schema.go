@@ -39,6 +39,11 @@ var (
 				Columns: []*schema.Column{OpenIdsColumns[1], OpenIdsColumns[2]},
 			},
 			{
+				Name:    "openid_openid",
+				Unique:  false,
+				Columns: []*schema.Column{OpenIdsColumns[2]},
+			},
+			{
 				Name:    "openid_user_id",
 				Unique:  false,
 				Columns: []*schema.Column{OpenIdsColumns[6]},
@@ -131,6 +136,7 @@ var (
 		{Name: "phone_number", Type: field.TypeString, Nullable: true, Size: 32},
 		{Name: "pure_phone_number", Type: field.TypeString, Nullable: true, Size: 32},
 		{Name: "country_code", Type: field.TypeString, Nullable: true, Size: 8},
+		{Name: "phone_suffix", Type: field.TypeString, Nullable: true, Size: 8},
 		{Name: "phone_verified_at", Type: field.TypeTime, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
@@ -154,14 +160,24 @@ var (
 				Columns: []*schema.Column{UsersColumns[2]},
 			},
 			{
+				Name:    "user_phone_suffix",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[4]},
+			},
+			{
+				Name:    "user_disabled",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[9]},
+			},
+			{
 				Name:    "user_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[5]},
+				Columns: []*schema.Column{UsersColumns[6]},
 			},
 			{
 				Name:    "user_last_login_at",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[7]},
+				Columns: []*schema.Column{UsersColumns[8]},
 			},
 		},
 	}

@@ -51,6 +51,8 @@ func (OpenID) Edges() []ent.Edge {
 func (OpenID) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("appid", "openid").Unique(),
+		// An openid alone, as support staff paste it without its app.
+		index.Fields("openid"),
 		// SQLite does not index foreign keys by itself.
 		index.Fields("user_id"),
 	}

@@ -27,6 +27,10 @@ func (User) Fields() []ent.Field {
 		field.String("country_code").
 			Optional().Nillable().MaxLen(8).
 			Comment("Country calling code of the phone number, without +."),
+		field.String("phone_suffix").
+			Optional().Nillable().MaxLen(8).
+			Comment("The last digits of phone_number, kept by a hook on every write (package database), so that a search by the last digits (phoneNumberEndsWith) uses an index.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Time("phone_verified_at").
 			Optional().Nillable().
 			Comment("When WeChat last vouched for the phone number."),
@@ -65,6 +69,8 @@ func (User) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("phone_number"),
 		index.Fields("pure_phone_number"),
+		index.Fields("phone_suffix"),
+		index.Fields("disabled"),
 		index.Fields("created_at"),
 		index.Fields("last_login_at"),
 	}

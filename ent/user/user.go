@@ -20,6 +20,8 @@ const (
 	FieldPurePhoneNumber = "pure_phone_number"
 	// FieldCountryCode holds the string denoting the country_code field in the database.
 	FieldCountryCode = "country_code"
+	// FieldPhoneSuffix holds the string denoting the phone_suffix field in the database.
+	FieldPhoneSuffix = "phone_suffix"
 	// FieldPhoneVerifiedAt holds the string denoting the phone_verified_at field in the database.
 	FieldPhoneVerifiedAt = "phone_verified_at"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
@@ -67,6 +69,7 @@ var Columns = []string{
 	FieldPhoneNumber,
 	FieldPurePhoneNumber,
 	FieldCountryCode,
+	FieldPhoneSuffix,
 	FieldPhoneVerifiedAt,
 	FieldCreatedAt,
 	FieldUpdatedAt,
@@ -91,6 +94,8 @@ var (
 	PurePhoneNumberValidator func(string) error
 	// CountryCodeValidator is a validator for the "country_code" field. It is called by the builders before save.
 	CountryCodeValidator func(string) error
+	// PhoneSuffixValidator is a validator for the "phone_suffix" field. It is called by the builders before save.
+	PhoneSuffixValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
@@ -122,6 +127,11 @@ func ByPurePhoneNumber(opts ...sql.OrderTermOption) OrderOption {
 // ByCountryCode orders the results by the country_code field.
 func ByCountryCode(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCountryCode, opts...).ToFunc()
+}
+
+// ByPhoneSuffix orders the results by the phone_suffix field.
+func ByPhoneSuffix(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPhoneSuffix, opts...).ToFunc()
 }
 
 // ByPhoneVerifiedAt orders the results by the phone_verified_at field.

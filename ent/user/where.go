@@ -70,6 +70,11 @@ func CountryCode(v string) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldCountryCode, v))
 }
 
+// PhoneSuffix applies equality check predicate on the "phone_suffix" field. It's identical to PhoneSuffixEQ.
+func PhoneSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldPhoneSuffix, v))
+}
+
 // PhoneVerifiedAt applies equality check predicate on the "phone_verified_at" field. It's identical to PhoneVerifiedAtEQ.
 func PhoneVerifiedAt(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldPhoneVerifiedAt, v))
@@ -318,6 +323,81 @@ func CountryCodeEqualFold(v string) predicate.User {
 // CountryCodeContainsFold applies the ContainsFold predicate on the "country_code" field.
 func CountryCodeContainsFold(v string) predicate.User {
 	return predicate.User(sql.FieldContainsFold(FieldCountryCode, v))
+}
+
+// PhoneSuffixEQ applies the EQ predicate on the "phone_suffix" field.
+func PhoneSuffixEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldPhoneSuffix, v))
+}
+
+// PhoneSuffixNEQ applies the NEQ predicate on the "phone_suffix" field.
+func PhoneSuffixNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldPhoneSuffix, v))
+}
+
+// PhoneSuffixIn applies the In predicate on the "phone_suffix" field.
+func PhoneSuffixIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldPhoneSuffix, vs...))
+}
+
+// PhoneSuffixNotIn applies the NotIn predicate on the "phone_suffix" field.
+func PhoneSuffixNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldPhoneSuffix, vs...))
+}
+
+// PhoneSuffixGT applies the GT predicate on the "phone_suffix" field.
+func PhoneSuffixGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldPhoneSuffix, v))
+}
+
+// PhoneSuffixGTE applies the GTE predicate on the "phone_suffix" field.
+func PhoneSuffixGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldPhoneSuffix, v))
+}
+
+// PhoneSuffixLT applies the LT predicate on the "phone_suffix" field.
+func PhoneSuffixLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldPhoneSuffix, v))
+}
+
+// PhoneSuffixLTE applies the LTE predicate on the "phone_suffix" field.
+func PhoneSuffixLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldPhoneSuffix, v))
+}
+
+// PhoneSuffixContains applies the Contains predicate on the "phone_suffix" field.
+func PhoneSuffixContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldPhoneSuffix, v))
+}
+
+// PhoneSuffixHasPrefix applies the HasPrefix predicate on the "phone_suffix" field.
+func PhoneSuffixHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldPhoneSuffix, v))
+}
+
+// PhoneSuffixHasSuffix applies the HasSuffix predicate on the "phone_suffix" field.
+func PhoneSuffixHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldPhoneSuffix, v))
+}
+
+// PhoneSuffixIsNil applies the IsNil predicate on the "phone_suffix" field.
+func PhoneSuffixIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldPhoneSuffix))
+}
+
+// PhoneSuffixNotNil applies the NotNil predicate on the "phone_suffix" field.
+func PhoneSuffixNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldPhoneSuffix))
+}
+
+// PhoneSuffixEqualFold applies the EqualFold predicate on the "phone_suffix" field.
+func PhoneSuffixEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldPhoneSuffix, v))
+}
+
+// PhoneSuffixContainsFold applies the ContainsFold predicate on the "phone_suffix" field.
+func PhoneSuffixContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldPhoneSuffix, v))
 }
 
 // PhoneVerifiedAtEQ applies the EQ predicate on the "phone_verified_at" field.
