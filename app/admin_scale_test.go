@@ -142,3 +142,34 @@ func TestAdminPhoneNumberEndsWith(t *testing.T) {
 		}
 	})
 }
+
+// TestAdminCappedTotalCount: totalCount counts up to users.TotalCountCap
+// and says whether it is exact, on every page; asking only whether it is
+// exact counts too.
+func TestAdminCappedTotalCount(t *testing.T) {
+	e := apptest.New(t, apptest.Options{})
+	seedUsers(t, e, users.TotalCountCap+2, time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC))
+	const q = `query($where: UserWhereInput, $after: Cursor) { users(first: 2, where: $where, after: $after) {
+		totalCount totalCountIsExact pageInfo { endCursor } } }`
+	type conn struct {
+		Users struct {
+			TotalCount        int
+			TotalCountIsExact bool
+			PageInfo          struct{ EndCursor string }
+		}
+	}
+	var all conn
+	e.Do(t, apptest.AdminToken, q, nil).Decode(t, &all)
+	require.Equal(t, users.TotalCountCap+1, all.Users.TotalCount)
+	require.False(t, all.Users.TotalCountIsExact)
+	var next conn
+	e.Do(t, apptest.AdminToken, q, map[string]any{"after": all.Users.PageInfo.EndCursor}).Decode(t, &next)
+	require.Equal(t, all.Users.TotalCount, next.Users.TotalCount, "a later page counts the same")
+	require.False(t, next.Users.TotalCountIsExact)
+
+	var only struct{ Users struct{ TotalCountIsExact bool } }
+	e.Do(t, apptest.AdminToken, `{ users(first: 0) { totalCountIsExact } }`, nil).Decode(t, &only)
+	require.False(t, only.Users.TotalCountIsExact, "asking only whether the count is exact counts")
+	e.Do(t, apptest.AdminToken, `{ users(first: 0, where: {disabled: true}) { totalCountIsExact } }`, nil).Decode(t, &only)
+	require.True(t, only.Users.TotalCountIsExact)
+}

@@ -7,9 +7,14 @@ package resolvers
 
 import (
 	"context"
+
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/users"
 )
+
+func (r *userConnectionResolver) TotalCountIsExact(ctx context.Context, obj *ent.UserConnection) (bool, error) {
+	return users.TotalCountIsExact(obj), nil
+}
 
 func (r *userWhereInputResolver) PhoneNumberEndsWith(ctx context.Context, obj *ent.UserWhereInput, data *string) error {
 	return users.PhoneNumberEndsWith(obj, data)

@@ -35,10 +35,13 @@ func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
 func (r *Resolver) User() graph.UserResolver { return &userResolver{r} }
 
+func (r *Resolver) UserConnection() graph.UserConnectionResolver { return &userConnectionResolver{r} }
+
 func (r *Resolver) UserWhereInput() graph.UserWhereInputResolver { return &userWhereInputResolver{r} }
 
 type (
 	queryResolver          struct{ *Resolver }
 	userResolver           struct{ *Resolver }
+	userConnectionResolver struct{ *Resolver }
 	userWhereInputResolver struct{ *Resolver }
 )

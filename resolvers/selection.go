@@ -21,7 +21,7 @@ func connectionWant(ctx context.Context) users.Want {
 	opCtx := graphql.GetOperationContext(ctx)
 	for _, f := range graphql.CollectFields(opCtx, fc.Field.Selections, []string{"UserConnection"}) {
 		switch f.Name {
-		case "totalCount":
+		case "totalCount", "totalCountIsExact":
 			out.TotalCount = true
 		case "pageInfo":
 			out.PageInfo = true

@@ -214,8 +214,20 @@ func beyond(c *ent.Cursor, column string, nullable bool, dir entgql.OrderDirecti
 	}
 }
 
-// List cuts one page of the users p selects: the total count (one COUNT,
-// only when wanted), the page (one SELECT) and the edges of its users that
+// TotalCountCap is how far a connection's totalCount counts: a count up to
+// it is exact; beyond it totalCount is TotalCountCap+1 and
+// totalCountIsExact false ("more than 10,000"). Counting stops there so
+// that every page costs the same at ten million users as at a thousand:
+// an exact COUNT reads every row `where` selects (about 1 s for all users
+// at 10M, tens of seconds for the users of one large app), on every page.
+const TotalCountCap = 10000
+
+// TotalCountIsExact reports whether conn's totalCount is the exact number
+// of users, not a lower bound (see TotalCountCap).
+func TotalCountIsExact(conn *ent.UserConnection) bool { return conn.TotalCount <= TotalCountCap }
+
+// List cuts one page of the users p selects: the total count (one SELECT
+// of at most TotalCountCap+1 ids, only when wanted), the page (one SELECT) and the edges of its users that
 // want names (one query each).
 func (s *Service) List(ctx context.Context, p Page, want Want) (*ent.UserConnection, error) {
 	if err := CheckWhere(p.Where); err != nil {
@@ -230,11 +242,12 @@ func (s *Service) List(ctx context.Context, p Page, want Want) (*ent.UserConnect
 	}
 	conn := &ent.UserConnection{Edges: []*ent.UserEdge{}}
 	if want.TotalCount {
-		n, err := q.Clone().Count(ctx)
+		// At most TotalCountCap+1 ids: an index range, never the table.
+		ids, err := q.Clone().Limit(TotalCountCap + 1).IDs(ctx)
 		if err != nil {
 			return nil, apperr.Internal(fmt.Errorf("counting users: %w", err))
 		}
-		conn.TotalCount = n
+		conn.TotalCount = len(ids)
 	}
 	n := PageSize(p.First, p.Last)
 	if (!want.Edges && !want.PageInfo) || n == 0 {
