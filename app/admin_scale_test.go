@@ -167,9 +167,78 @@ func TestAdminCappedTotalCount(t *testing.T) {
 	require.Equal(t, all.Users.TotalCount, next.Users.TotalCount, "a later page counts the same")
 	require.False(t, next.Users.TotalCountIsExact)
 
-	var only struct{ Users struct{ TotalCountIsExact bool } }
+	var only struct {
+		Users struct{ TotalCountIsExact bool }
+	}
 	e.Do(t, apptest.AdminToken, `{ users(first: 0) { totalCountIsExact } }`, nil).Decode(t, &only)
 	require.False(t, only.Users.TotalCountIsExact, "asking only whether the count is exact counts")
 	e.Do(t, apptest.AdminToken, `{ users(first: 0, where: {disabled: true}) { totalCountIsExact } }`, nil).Decode(t, &only)
 	require.True(t, only.Users.TotalCountIsExact)
+}
+
+// TestAdminActiveSessionsOfAPage: activeSessions of a page of users, or of
+// a list of nodes, is read in one statement for all of them, and says the
+// same as activeSessions of each user alone.
+func TestAdminActiveSessionsOfAPage(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, backend string) {
+		e := apptest.New(t, apptest.Options{Backend: backend, CountQueries: true})
+		var ids []string
+		for _, name := range []string{"alice", "bob", "carol", "dave"} {
+			l := e.Login(t, "", name)
+			ids = append(ids, l.User.ID)
+			if name == "alice" || name == "carol" {
+				e.Clock.Advance(time.Minute)
+				e.Login(t, "", name) // a second session
+			}
+		}
+		apptest.Must(t, e.Do(t, apptest.AdminToken, `mutation($id: ID!) { revokeUserSessions(userId: $id) }`, map[string]any{"id": ids[3]}))
+
+		type node struct {
+			ID             string
+			ActiveSessions []struct{ ID string }
+		}
+		alone := map[string][]string{}
+		for _, id := range ids {
+			var out struct{ Node node }
+			e.Do(t, apptest.AdminToken, `query($id: ID!) { node(id: $id) { id ... on User { activeSessions { id } } } }`, map[string]any{"id": id}).Decode(t, &out)
+			for _, s := range out.Node.ActiveSessions {
+				alone[id] = append(alone[id], s.ID)
+			}
+		}
+		require.Len(t, alone[ids[0]], 2)
+		require.Len(t, alone[ids[1]], 1)
+		require.Len(t, alone[ids[2]], 2)
+		require.Empty(t, alone[ids[3]], "revoked sessions are not active")
+
+		check := func(got []node) {
+			t.Helper()
+			require.Len(t, got, len(ids))
+			for _, n := range got {
+				var sids []string
+				for _, s := range n.ActiveSessions {
+					sids = append(sids, s.ID)
+				}
+				require.Equal(t, alone[n.ID], sids, "user %s", n.ID)
+			}
+		}
+		e.Queries.Start()
+		var page struct {
+			Users struct{ Edges []struct{ Node node } }
+		}
+		e.Do(t, apptest.AdminToken, `{ users(first: 40) { edges { node { id activeSessions { id } } } } }`, nil).Decode(t, &page)
+		n, stmts := e.Queries.Stop()
+		require.Equal(t, 2, n, "the page and the sessions of all its users: %s", strings.Join(stmts, "\n"))
+		var got []node
+		for _, edge := range page.Users.Edges {
+			got = append(got, edge.Node)
+		}
+		check(got)
+
+		e.Queries.Start()
+		var list struct{ Nodes []node }
+		e.Do(t, apptest.AdminToken, `query($ids: [ID!]!) { nodes(ids: $ids) { id ... on User { activeSessions { id } } } }`, map[string]any{"ids": ids}).Decode(t, &list)
+		n, stmts = e.Queries.Stop()
+		require.Equal(t, 2, n, "%s", strings.Join(stmts, "\n"))
+		check(list.Nodes)
+	})
 }

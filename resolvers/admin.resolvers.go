@@ -8,7 +8,6 @@ package resolvers
 import (
 	"context"
 
-	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/ent"
 )
 
@@ -25,9 +24,5 @@ func (r *mutationResolver) RevokeUserSessions(ctx context.Context, userID int) (
 }
 
 func (r *userResolver) ActiveSessions(ctx context.Context, obj *ent.User) ([]*ent.Session, error) {
-	rows, err := r.Sessions.Active(ctx, obj.ID)
-	if err != nil {
-		return nil, apperr.Internal(err)
-	}
-	return rows, nil
+	return r.Accounts.ActiveSessions(ctx, obj)
 }

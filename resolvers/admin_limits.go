@@ -26,10 +26,11 @@ const (
 	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
 )
 
-// ActiveSessionsCost is the complexity of one User.activeSessions: it
-// reads the database once per user, so a page of more than about 40 users
-// with their sessions does not fit in one request (one user's, or a page
-// of 20, does).
+// ActiveSessionsCost is the complexity of one User.activeSessions. A page
+// of users reads the sessions of all of them in one statement, but each
+// user may have many: a page of more than about 40 users with their
+// sessions does not fit in one request (one user's, or a page of 20,
+// does).
 const ActiveSessionsCost = 100
 
 // SetAdminComplexity prices the admin fields: a connection or a list of

@@ -56,6 +56,8 @@ func selectedEdges(opCtx *graphql.OperationContext, sel ast.SelectionSet) users.
 			out.OpenIDs = true
 		case "unionId":
 			out.UnionID = true
+		case "activeSessions":
+			out.ActiveSessions = true
 		}
 	}
 	return out

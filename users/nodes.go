@@ -38,6 +38,11 @@ func (s *Service) nodes(ctx context.Context, ids []int, e Edges) (map[int]ent.No
 	if err != nil {
 		return nil, fmt.Errorf("loading user nodes: %w", err)
 	}
+	if e.ActiveSessions {
+		if err := s.withActiveSessions(ctx, users); err != nil {
+			return nil, err
+		}
+	}
 	found := make(map[int]ent.Noder, len(ids))
 	for _, u := range users {
 		found[u.ID] = u

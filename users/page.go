@@ -257,6 +257,11 @@ func (s *Service) List(ctx context.Context, p Page, want Want) (*ent.UserConnect
 	if err != nil {
 		return nil, apperr.Internal(fmt.Errorf("listing users: %w", err))
 	}
+	if want.Node.ActiveSessions {
+		if err := s.withActiveSessions(ctx, nodes); err != nil {
+			return nil, apperr.Internal(err)
+		}
+	}
 	p.fill(conn, nodes, n)
 	return conn, nil
 }

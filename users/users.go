@@ -28,6 +28,11 @@ type Sessions interface {
 	RevokeUser(ctx context.Context, userID int) (int, error)
 	// Sessions returns the sessions with the row IDs ids that exist.
 	Sessions(ctx context.Context, ids []int) ([]*ent.Session, error)
+	// Active returns a user's sessions that still work, newest first.
+	Active(ctx context.Context, userID int) ([]*ent.Session, error)
+	// ActiveOf returns the sessions that still work of each of the users,
+	// newest first, in one statement.
+	ActiveOf(ctx context.Context, userIDs []int) (map[int][]*ent.Session, error)
 }
 
 // Service reads and administers users. It is safe for concurrent use.
@@ -59,11 +64,14 @@ type Edges struct {
 	OpenIDs bool
 	// UnionID loads User.unionId.
 	UnionID bool
+	// ActiveSessions loads User.activeSessions of a page or a list of
+	// nodes in one statement for all of its users (see ActiveSessions).
+	ActiveSessions bool
 }
 
 // Merge returns the edges either e or o reads.
 func (e Edges) Merge(o Edges) Edges {
-	return Edges{OpenIDs: e.OpenIDs || o.OpenIDs, UnionID: e.UnionID || o.UnionID}
+	return Edges{OpenIDs: e.OpenIDs || o.OpenIDs, UnionID: e.UnionID || o.UnionID, ActiveSessions: e.ActiveSessions || o.ActiveSessions}
 }
 
 // with eager-loads the edges e names on q. OpenIDs and UnionID use loaded
