@@ -43,7 +43,7 @@ func shapes(o loadOptions, cursor string) []shape {
 	phone := "+86" + purePhone(t)
 	app := appID(t % max(o.apps, 1))
 	return []shape{
-		{"page of 40 (first page) + totalCount", `{ users(first:40){ totalCount edges{ node{ id lastLoginAt } } pageInfo{ endCursor } } }`, nil},
+		{"page of 40 (first page) + totalCount", `{ users(first:40){ totalCount totalCountIsExact edges{ node{ id lastLoginAt } } pageInfo{ endCursor } } }`, nil},
 		{"page of 40 after a cursor + totalCount", `query($c:Cursor){ users(first:40, after:$c){ totalCount edges{ node{ id } } } }`, map[string]any{"c": cursor}},
 		{"page of 40, no totalCount", `query($c:Cursor){ users(first:40, after:$c){ edges{ node{ id } } pageInfo{ hasNextPage endCursor } } }`, map[string]any{"c": cursor}},
 		{"page of 40 by lastLoginAt DESC", `{ users(first:40, orderBy:{field:LAST_LOGIN_AT, direction:DESC}){ edges{ node{ id } } } }`, nil},
@@ -56,6 +56,8 @@ func shapes(o loadOptions, cursor string) []shape {
 		{"phoneNumber or unionid", `query($p:String!,$u:String!){ users(first:20, where:{or:[{phoneNumber:$p},{hasUnionIDWith:[{unionid:$u}]}]}){ edges{ node{ id } } } }`, map[string]any{"p": phone, "u": unionIDOf(u)}},
 		{"phoneNumberContains last 4", `query($p:String!){ users(first:20, where:{phoneNumberContains:$p}){ edges{ node{ id } } } }`, map[string]any{"p": phone[len(phone)-4:]}},
 		{"phoneNumberHasSuffix last 4", `query($p:String!){ users(first:20, where:{phoneNumberHasSuffix:$p}){ edges{ node{ id } } } }`, map[string]any{"p": phone[len(phone)-4:]}},
+		{"phoneNumberEndsWith last 4", `query($p:String!){ users(first:20, where:{phoneNumberEndsWith:$p}){ edges{ node{ id } } } }`, map[string]any{"p": phone[len(phone)-4:]}},
+		{"phoneNumberEndsWith last 6", `query($p:String!){ users(first:20, where:{phoneNumberEndsWith:$p}){ edges{ node{ id } } } }`, map[string]any{"p": phone[len(phone)-6:]}},
 		{"disabled:false totalCount", `{ users(first:0, where:{disabled:false}){ totalCount } }`, nil},
 		{"disabled:true page of 40", `{ users(first:40, where:{disabled:true}){ edges{ node{ id } } } }`, nil},
 		{"4 nested edge predicates", `{ users(first:20, where:` + nested(2) + `){ totalCount edges{ node{ id } } } }`, nil},
