@@ -101,6 +101,25 @@ func Interactive(ctx context.Context) context.Context {
 	return context.WithValue(ctx, interactiveKey{}, true)
 }
 
+type firstMatchKey struct{}
+
+// FirstMatch marks ctx's SELECTs as filtering by a broad semi-join (users
+// that have any openid of an app) and reading only the first rows of it (a
+// page): the server is told not to materialize the subquery but to probe
+// it row by row in the page's order and stop at the LIMIT. MariaDB and
+// MySQL otherwise materialize every matching row first (seconds at
+// millions of rows), as their cost models do not weigh the LIMIT. Only for
+// interactive contexts; a selective subquery (one openid) is faster
+// materialized and should not be marked.
+func FirstMatch(ctx context.Context) context.Context {
+	return context.WithValue(ctx, firstMatchKey{}, true)
+}
+
+func isFirstMatch(ctx context.Context) bool {
+	v, _ := ctx.Value(firstMatchKey{}).(bool)
+	return v
+}
+
 func isInteractive(ctx context.Context) bool {
 	v, _ := ctx.Value(interactiveKey{}).(bool)
 	return v
@@ -135,19 +154,26 @@ func serverLimit(timeout time.Duration) time.Duration {
 // limited returns query with a server-side time limit when it is a SELECT:
 // MariaDB's SET STATEMENT max_statement_time=<seconds> FOR, or MySQL's
 // optimizer hint /*+ MAX_EXECUTION_TIME(<ms>) */ (which only SELECT
-// accepts). Other statements are returned as they are.
-func (d *resilient) limited(query string, timeout time.Duration) string {
+// accepts), with materialization off for a FirstMatch context. Other
+// statements are returned as they are.
+func (d *resilient) limited(ctx context.Context, query string, timeout time.Duration) string {
 	if len(query) < 7 || !strings.EqualFold(query[:7], "SELECT ") {
 		return query
 	}
 	limit := serverLimit(timeout)
 	if d.mariaDB {
-		return fmt.Sprintf("SET STATEMENT max_statement_time=%.3f FOR %s", limit.Seconds(), query)
+		sw := ""
+		if isFirstMatch(ctx) {
+			sw = ", optimizer_switch='materialization=off'"
+		}
+		return fmt.Sprintf("SET STATEMENT max_statement_time=%.3f%s FOR %s", limit.Seconds(), sw, query)
 	}
-	return fmt.Sprintf("SELECT /*+ MAX_EXECUTION_TIME(%d) */ %s", max(limit.Milliseconds(), 1), query[7:])
+	hint := fmt.Sprintf("MAX_EXECUTION_TIME(%d)", max(limit.Milliseconds(), 1))
+	if isFirstMatch(ctx) {
+		hint += " SET_VAR(optimizer_switch = 'materialization=off')"
+	}
+	return "SELECT /*+ " + hint + " */ " + query[7:]
 }
-
-var _ dialect.Driver = (*resilient)(nil)
 
 func newResilient(next *entsql.Driver, o Options, mariaDB bool) *resilient {
 	if o.StatementTimeout <= 0 {
@@ -199,7 +225,7 @@ func (d *resilient) Exec(ctx context.Context, query string, args, v any) error {
 
 func (d *resilient) Query(ctx context.Context, query string, args, v any) error {
 	if isInteractive(ctx) {
-		query = d.limited(query, d.stmt)
+		query = d.limited(ctx, query, d.stmt)
 	}
 	return d.run(ctx, d.stmt, func(ctx context.Context) error { return d.next.Query(ctx, query, args, v) }, v)
 }
@@ -359,7 +385,7 @@ func (t *resilientTx) Exec(ctx context.Context, query string, args, v any) error
 
 func (t *resilientTx) Query(ctx context.Context, query string, args, v any) error {
 	if isInteractive(ctx) {
-		query = t.d.limited(query, t.d.inTx)
+		query = t.d.limited(ctx, query, t.d.inTx)
 	}
 	return t.d.runTx(ctx, func(ctx context.Context) error { return t.Tx.Query(ctx, query, args, v) }, v)
 }

@@ -10,6 +10,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/wxid/wxid/apperr"
+	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/ent/user"
 )
@@ -239,6 +240,9 @@ func (s *Service) List(ctx context.Context, p Page, want Want) (*ent.UserConnect
 	}
 	if err := p.validate(); err != nil {
 		return nil, err
+	}
+	if broadEdges(p.Where) {
+		ctx = database.FirstMatch(ctx)
 	}
 	conn := &ent.UserConnection{Edges: []*ent.UserEdge{}}
 	if want.TotalCount {

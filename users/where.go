@@ -126,3 +126,33 @@ func PhoneNumberEndsWith(w *ent.UserWhereInput, digits *string) error {
 	w.AddPredicates(user.PhoneSuffix(database.PhoneSuffix(d)), user.PhoneNumberHasSuffix(d))
 	return nil
 }
+
+// broadEdges reports whether w filters by an edge predicate that matches
+// many rows (any openid of an app, having a unionid at all) rather than
+// one (an openid, a unionid): a page of such a filter is read with
+// database.FirstMatch. Edge predicates sit only at the top of w or under
+// `and` (CheckWhere).
+func broadEdges(w *ent.UserWhereInput) bool {
+	if w == nil {
+		return false
+	}
+	if w.HasOpenIds != nil || w.HasUnionID != nil {
+		return true
+	}
+	for _, o := range w.HasOpenIdsWith {
+		if o != nil && o.Openid == nil && len(o.OpenidIn) == 0 && o.ID == nil && len(o.IDIn) == 0 {
+			return true
+		}
+	}
+	for _, u := range w.HasUnionIDWith {
+		if u != nil && u.Unionid == nil && len(u.UnionidIn) == 0 && u.ID == nil && len(u.IDIn) == 0 {
+			return true
+		}
+	}
+	for _, a := range w.And {
+		if broadEdges(a) {
+			return true
+		}
+	}
+	return false
+}
