@@ -180,27 +180,6 @@ func (m *Manager) Sessions(ctx context.Context, ids []int) ([]*ent.Session, erro
 	return m.store.List(ctx, ids)
 }
 
-// purgeBatch bounds one delete of dead sessions.
-const purgeBatch = 500
-
-// Purge deletes sessions that expired or were revoked more than an hour
-// ago, in batches of purgeBatch rows, and returns how many it deleted.
-func (m *Manager) Purge(ctx context.Context) (int, error) {
-	cutoff := m.now().Add(-time.Hour)
-	total := 0
-	for {
-		n, err := m.store.PurgeBatch(ctx, cutoff, purgeBatch)
-		total += n
-		m.metrics.purged.Add(float64(n))
-		if err != nil || n < purgeBatch {
-			return total, err
-		}
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-	}
-}
-
 // Run does the background work until ctx ends: every FeedInterval it
 // retries cache invalidations that failed and polls the revocation feed;
 // it purges dead sessions every purgeEvery (never when zero).

@@ -1,0 +1,79 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"time"
+
+	"github.com/wxid/wxid/cache"
+)
+
+// The purge of dead sessions.
+const (
+	// purgeBatch bounds one delete of dead sessions.
+	purgeBatch = 500
+	// purgePause separates two batches, so that a backlog is deleted at
+	// up to 10,000 rows a second while logins keep most of the database:
+	// a 2M-row backlog takes a few minutes, in the background.
+	purgePause = 50 * time.Millisecond
+	// purgeLeaseKey is the cache key of the lease that lets one instance
+	// at a time purge: the others would only compete for the same rows.
+	purgeLeaseKey = "wxid:session-purge-lease"
+	// purgeLease is how long the lease lasts; a pass stops when it runs
+	// out (the next pass, on any instance, goes on).
+	purgeLease = 5 * time.Minute
+)
+
+// Purge deletes sessions that expired or were revoked more than an hour
+// ago, in batches of purgeBatch rows purgePause apart, and returns how
+// many it deleted. One instance at a time purges: a pass first takes a
+// lease in the cache (Add, purgeLease) and does nothing when another
+// instance holds it; when the cache cannot be reached it purges anyway (a
+// delete of the same rows twice is only wasted work).
+func (m *Manager) Purge(ctx context.Context) (int, error) {
+	owner := make([]byte, 16)
+	_, _ = rand.Read(owner)
+	switch err := m.cache.Add(ctx, purgeLeaseKey, owner, purgeLease); {
+	case errors.Is(err, cache.ErrNotStored):
+		m.log.DebugContext(ctx, "another instance is purging sessions")
+		return 0, nil
+	case err != nil:
+		m.log.WarnContext(ctx, "purging sessions without a lease: the cache is unavailable", "err", err)
+	default:
+		defer m.releasePurgeLease(owner)
+	}
+	start := m.now()
+	cutoff := start.Add(-time.Hour)
+	total := 0
+	for {
+		n, err := m.store.PurgeBatch(ctx, cutoff, purgeBatch)
+		total += n
+		m.metrics.purged.Add(float64(n))
+		if err != nil || n < purgeBatch {
+			return total, err
+		}
+		if m.now().Sub(start) > purgeLease-purgeLease/10 {
+			m.log.InfoContext(ctx, "purged sessions; the rest in the next pass", "purged", total)
+			return total, nil
+		}
+		t := time.NewTimer(purgePause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return total, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// releasePurgeLease ends this instance's lease, unless it ran out and
+// another instance holds it now.
+func (m *Manager) releasePurgeLease(owner []byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if v, err := m.cache.Get(ctx, purgeLeaseKey); err == nil && bytes.Equal(v, owner) {
+		_ = m.cache.Delete(ctx, purgeLeaseKey)
+	}
+}
