@@ -153,7 +153,7 @@ func insert(ctx context.Context, db *sql.DB, batch int, table string, n int, row
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	var b strings.Builder
 	rows := 0
 	flush := func() error {

@@ -165,7 +165,7 @@ func (e *env) describe(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("describing tables: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	for rows.Next() {
 		var name string
 		var n, data, index sql.NullInt64
