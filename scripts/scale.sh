@@ -18,6 +18,8 @@
 #
 #   scripts/scale.sh
 #   scripts/scale.sh -users 1000000
+#   scripts/scale.sh -users 1000000 -keep                     # prints the database's name
+#   scripts/scale.sh -users 1000000 -database wxid_scale_123  # measure it again, no loading
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/services.sh

@@ -38,6 +38,7 @@ type options struct {
 	samples  int
 	slow     time.Duration
 	keep     bool
+	reuse    string
 }
 
 func main() {
@@ -54,6 +55,7 @@ func main() {
 	flag.IntVar(&o.samples, "samples", 20, "runs of each query shape")
 	flag.DurationVar(&o.slow, "slow", 2*time.Second, "a shape whose first run takes longer is run 3 times only")
 	flag.BoolVar(&o.keep, "keep", false, "keep the database afterwards (its name is printed)")
+	flag.StringVar(&o.reuse, "database", "", "measure this database, kept by an earlier -keep run with the same -users, instead of loading a new one (it is kept)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -66,17 +68,19 @@ func main() {
 func run(ctx context.Context, o options) error {
 	e, err := setUp(ctx, o)
 	if e != nil {
-		defer e.tearDown(o.keep)
+		defer e.tearDown(o.keep || o.reuse != "")
 	}
 	if err != nil {
 		return err
 	}
 	fmt.Printf("server: %s   database: %s\n", e.serverVersion, e.dbName)
-	start := time.Now()
-	if err := load(ctx, e.data, o.load); err != nil {
-		return fmt.Errorf("loading: %w", err)
+	if o.reuse == "" {
+		start := time.Now()
+		if err := load(ctx, e.data, o.load); err != nil {
+			return fmt.Errorf("loading: %w", err)
+		}
+		fmt.Printf("loaded in %s:\n", time.Since(start).Round(time.Second))
 	}
-	fmt.Printf("loaded in %s:\n", time.Since(start).Round(time.Second))
 	if err := e.describe(ctx); err != nil {
 		return err
 	}
@@ -111,7 +115,9 @@ func setUp(ctx context.Context, o options) (*env, error) {
 		return e, fmt.Errorf("reaching MySQL/MariaDB: %w", err)
 	}
 	e.dbName = fmt.Sprintf("wxid_scale_%d", os.Getpid())
-	if _, err := e.root.ExecContext(ctx, "CREATE DATABASE "+e.dbName+" CHARACTER SET utf8mb4"); err != nil {
+	if o.reuse != "" {
+		e.dbName = o.reuse
+	} else if _, err := e.root.ExecContext(ctx, "CREATE DATABASE "+e.dbName+" CHARACTER SET utf8mb4"); err != nil {
 		return e, fmt.Errorf("creating the database: %w", err)
 	}
 	dcfg := cfg.Clone()
