@@ -217,11 +217,11 @@ func beyond(c *ent.Cursor, column string, nullable bool, dir entgql.OrderDirecti
 
 // TotalCountCap is how far a connection's totalCount counts: a count up to
 // it is exact; beyond it totalCount is TotalCountCap+1 and
-// totalCountIsExact false ("more than 10,000"). Counting stops there so
+// totalCountIsExact false ("more than 1,000"). Counting stops there so
 // that every page costs the same at ten million users as at a thousand:
 // an exact COUNT reads every row `where` selects (about 1 s for all users
 // at 10M, tens of seconds for the users of one large app), on every page.
-const TotalCountCap = 10000
+const TotalCountCap = 1000
 
 // TotalCountIsExact reports whether conn's totalCount is the exact number
 // of users, not a lower bound (see TotalCountCap).

@@ -82,7 +82,7 @@ func (User) Annotations() []schema.Annotation {
 		entgql.QueryField().
 			Description("Users, for admin dashboards (admin token only). At most 100 per page: " +
 				"first or last above it is BAD_USER_INPUT; with neither, the first 100. " +
-				"totalCount counts the users `where` selects up to 10,000 (10,001 and totalCountIsExact false beyond). Sorted by id unless orderBy says otherwise, " +
+				"totalCount counts the users `where` selects up to 1,000 (1,001 and totalCountIsExact false beyond). Sorted by id unless orderBy says otherwise, " +
 				"ties broken by id in the same direction; a user who never logged in sorts before every LAST_LOGIN_AT.").
 			Directives(adminDirective),
 		entgql.RelayConnection(),

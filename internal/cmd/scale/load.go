@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/wxid/wxid/database"
 )
 
 // loadOptions shape the synthetic data.
@@ -58,13 +60,14 @@ func load(ctx context.Context, db *sql.DB, o loadOptions) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(2)
 	g.Go(func() error {
-		return insert(gctx, db, o.batch, "users (id, phone_number, pure_phone_number, country_code, phone_verified_at, created_at, updated_at, last_login_at, disabled)", n,
+		return insert(gctx, db, o.batch, "users (id, phone_number, pure_phone_number, country_code, phone_suffix, phone_verified_at, created_at, updated_at, last_login_at, disabled)", n,
 			func(i int, b *strings.Builder) bool {
 				c := createdAt(i, n)
-				phone, pure, cc, verified := "NULL", "NULL", "NULL", "NULL"
+				phone, pure, cc, suffix, verified := "NULL", "NULL", "NULL", "NULL", "NULL"
 				if every(i, o.phones) {
 					pure = "'" + purePhone(i) + "'"
 					phone = "'+86" + purePhone(i) + "'"
+					suffix = "'" + database.PhoneSuffix(purePhone(i)) + "'"
 					cc, verified = "'86'", ts(c.Add(time.Hour))
 				}
 				last := "NULL"
@@ -75,7 +78,7 @@ func load(ctx context.Context, db *sql.DB, o loadOptions) error {
 				if i%100 == 7 {
 					disabled = 1
 				}
-				fmt.Fprintf(b, "(%d,%s,%s,%s,%s,%s,%s,%s,%d)", userID(i), phone, pure, cc, verified, ts(c), ts(c), last, disabled)
+				fmt.Fprintf(b, "(%d,%s,%s,%s,%s,%s,%s,%s,%s,%d)", userID(i), phone, pure, cc, suffix, verified, ts(c), ts(c), last, disabled)
 				return true
 			})
 	})
