@@ -131,7 +131,10 @@ func isInteractive(ctx context.Context) bool {
 //
 // A deadline in the client alone does not stop the server: MariaDB keeps
 // running a COUNT whose connection is gone until it next sends a row. So an
-// interactive SELECT also carries a time limit the server enforces
+// interactive SELECT outside a transaction (the admin API's reads; inside
+// one, statements read rows by key and wait for row locks, and running out
+// of time there says the database is in trouble) also carries a time limit
+// the server enforces
 // (serverLimit: MAX_EXECUTION_TIME on MySQL, max_statement_time on
 // MariaDB), a little shorter than the client's deadline, so that the
 // server stops it first and answers with an error (StatementTimeoutError)
@@ -384,9 +387,6 @@ func (t *resilientTx) Exec(ctx context.Context, query string, args, v any) error
 }
 
 func (t *resilientTx) Query(ctx context.Context, query string, args, v any) error {
-	if isInteractive(ctx) {
-		query = t.d.limited(ctx, query, t.d.inTx)
-	}
 	return t.d.runTx(ctx, func(ctx context.Context) error { return t.Tx.Query(ctx, query, args, v) }, v)
 }
 
