@@ -95,7 +95,39 @@ func (m *Memcached) Start() {
 // Pause freezes the server (SIGSTOP): it keeps its data but answers
 // nothing, so clients time out, like a partitioned or hung server. Resume
 // thaws it. The test's cleanup resumes a paused server before killing it.
-func (m *Memcached) Pause() { m.signal(syscall.SIGSTOP) }
+func (m *Memcached) Pause() {
+	m.signal(syscall.SIGSTOP)
+	// SIGSTOP is delivered asynchronously: a thread may still answer a
+	// request or two. Wait until every thread of the process is stopped.
+	m.mu.Lock()
+	pid := m.cmd.Process.Pid
+	m.mu.Unlock()
+	deadline := time.Now().Add(2 * time.Second)
+	for !stopped(pid) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// stopped reports whether every thread of pid is stopped ('T' in
+// /proc/PID/task/TID/stat); true where /proc cannot tell.
+func stopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return true
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return true
+		}
+		// pid (comm) state ...: the state follows the last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
+}
 
 // Resume thaws a paused server (SIGCONT); its data is intact.
 func (m *Memcached) Resume() { m.signal(syscall.SIGCONT) }
