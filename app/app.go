@@ -16,11 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/wxid/wxid/audit"
 	"github.com/wxid/wxid/cache"
 	"github.com/wxid/wxid/config"
 	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/identity"
 	"github.com/wxid/wxid/phone"
+	"github.com/wxid/wxid/profile"
 	"github.com/wxid/wxid/ratelimit"
 	"github.com/wxid/wxid/resolvers"
 	"github.com/wxid/wxid/sealer"
@@ -63,6 +65,10 @@ type App struct {
 	Tokens *accesstoken.Manager
 	// Phone verifies and stores phone numbers.
 	Phone *phone.Service
+	// Audit reads and purges the audit trail.
+	Audit *audit.Service
+	// Profile changes nicknames and avatars.
+	Profile *profile.Service
 	// Sandbox is the in-process WeChat stand-in; nil unless sandboxed.
 	Sandbox *wechattest.Server
 	// Sealer encrypts secrets at rest under WXID_SECRET_KEY (opening with
@@ -116,6 +122,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error)
 		Accounts: a.Users,
 		Sessions: a.Sessions,
 		Phone:    a.Phone,
+		Audit:    a.Audit,
+		Profile:  a.Profile,
 	})
 	a.startBackground(ctx)
 	return a, nil
@@ -157,14 +165,17 @@ func (a *App) buildServices(o Options) {
 	a.Identity = identity.NewService(a.DB.Client, a.WeChat, apps, a.Sessions, seal, identity.Options{
 		Now: o.Now, Logger: a.Log, RowLocks: rowLocks,
 	})
-	a.Users = users.NewService(a.DB.Client, a.Sessions, users.Options{Logger: a.Log})
+	a.Users = users.NewService(a.DB.Client, a.Sessions, users.Options{Logger: a.Log, Now: o.Now, RowLocks: rowLocks})
 	a.Tokens = accesstoken.New(a.Cache, a.WeChat, accesstoken.Options{Now: o.Now, Logger: a.Log, Registerer: a.Registry, Sealer: seal})
 	a.Phone = phone.NewService(a.DB.Client, seal, apps, a.Tokens, a.WeChat, phone.Options{Now: o.Now, Logger: a.Log})
+	a.Profile = profile.NewService(a.DB.Client, apps, a.Tokens, a.WeChat, profile.Options{Now: o.Now, Logger: a.Log})
+	a.Audit = audit.NewService(a.DB.Client, audit.Options{Retention: cfg.AuditRetention, Now: o.Now, Logger: a.Log})
 	a.limiter = a.newLimiter(o.Now)
 }
 
 // startBackground learns the recent revocations, then starts the session
-// housekeeping (revocation feed, tombstone retries, purge) until Close.
+// housekeeping (revocation feed, tombstone retries, purge) and the audit
+// trail's purge until Close.
 func (a *App) startBackground(ctx context.Context) {
 	// Learn the revocations of the last TTL before serving, so that a
 	// restarted instance forgets none of them; Run keeps polling.
@@ -177,6 +188,11 @@ func (a *App) startBackground(ctx context.Context) {
 	go func() {
 		defer a.wg.Done()
 		a.Sessions.Run(bg, a.Config.PurgeInterval)
+	}()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.Audit.Run(bg, a.Config.PurgeInterval)
 	}()
 }
 

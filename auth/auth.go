@@ -18,8 +18,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"regexp"
+	"strconv"
 	"strings"
 
+	"github.com/wxid/wxid/audit"
 	"github.com/wxid/wxid/session"
 )
 
@@ -34,6 +37,9 @@ type Viewer struct {
 	Session *session.Info
 	// Admin is true for a caller with an admin token.
 	Admin bool
+	// AdminLabel names the admin token (its label in WXID_ADMIN_TOKENS, or
+	// its position); "" unless Admin.
+	AdminLabel string
 	// Meta describes the client.
 	Meta session.ClientMeta
 
@@ -69,6 +75,18 @@ func (v *Viewer) User() (*session.Info, error) {
 	}
 }
 
+// actor names the caller in the audit trail: the admin token's label, the
+// session's user, or "" for an anonymous caller.
+func (v *Viewer) actor() string {
+	switch {
+	case v.Admin:
+		return audit.AdminActor(v.AdminLabel)
+	case v.Session != nil:
+		return audit.UserActor(v.Session.UserID)
+	}
+	return ""
+}
+
 // RequireAdmin returns ErrNotAdmin unless the caller has an admin token.
 func (v *Viewer) RequireAdmin() error {
 	if v.Admin {
@@ -93,33 +111,67 @@ func ViewerFromContext(ctx context.Context) *Viewer {
 	return &Viewer{}
 }
 
-// AdminTokens holds the admin bearer tokens as SHA-256 digests and compares
-// in constant time.
+// AdminTokens holds the admin bearer tokens as SHA-256 digests, with
+// their labels, and compares in constant time.
 type AdminTokens struct {
 	digests [][sha256.Size]byte
+	labels  []string
 }
 
-// NewAdminTokens returns the set of admin tokens.
-func NewAdminTokens(tokens []string) *AdminTokens {
+// NewAdminTokens returns the set of admin tokens. Each entry is a token or
+// label=token (see SplitAdminToken); an unlabelled token is labelled by its
+// position, "token-1" for the first entry.
+func NewAdminTokens(entries []string) *AdminTokens {
 	a := &AdminTokens{}
-	for _, t := range tokens {
-		a.digests = append(a.digests, sha256.Sum256([]byte(t)))
+	for i, e := range entries {
+		label, token := SplitAdminToken(e)
+		if label == "" {
+			label = "token-" + strconv.Itoa(i+1)
+		}
+		a.digests = append(a.digests, sha256.Sum256([]byte(token)))
+		a.labels = append(a.labels, label)
 	}
 	return a
+}
+
+// adminLabel matches a label of WXID_ADMIN_TOKENS.
+var adminLabel = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,40}$`)
+
+// SplitAdminToken splits an entry of WXID_ADMIN_TOKENS into its label and
+// token: "label=token" when the part before the first "=" is a label (1 to
+// 40 letters, digits, "_", "." or "-") and the rest is 16 characters or
+// more; otherwise the whole entry is the token and the label is "" (so a
+// base64 token ending in "=" stays one token).
+func SplitAdminToken(entry string) (label, token string) {
+	if l, t, ok := strings.Cut(entry, "="); ok && adminLabel.MatchString(l) && len(t) >= 16 {
+		return l, t
+	}
+	return "", entry
 }
 
 // Match reports whether token is an admin token, comparing against every
 // token in constant time.
 func (a *AdminTokens) Match(token string) bool {
+	_, ok := a.Label(token)
+	return ok
+}
+
+// Label returns the label of the admin token token, comparing against
+// every token in constant time; ok is false when it is no admin token.
+func (a *AdminTokens) Label(token string) (label string, ok bool) {
 	if a == nil || token == "" {
-		return false
+		return "", false
 	}
 	d := sha256.Sum256([]byte(token))
-	match := 0
+	found := -1
 	for i := range a.digests {
-		match |= subtle.ConstantTimeCompare(d[:], a.digests[i][:])
+		eq := subtle.ConstantTimeCompare(d[:], a.digests[i][:])
+		found = subtle.ConstantTimeSelect(eq, i, found)
 	}
-	return match == 1
+	if found < 0 {
+		return "", false
+	}
+	return a.labels[found], true
 }
 
 // Middleware resolves the caller of every request and stores the Viewer in
@@ -130,10 +182,9 @@ func Middleware(sessions Resolver, admins *AdminTokens, trustedProxies []netip.P
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			v := &Viewer{Meta: session.ClientMeta{IP: ClientIP(r, trustedProxies), UserAgent: r.UserAgent()}}
 			if token, ok := bearer(r.Header.Get("Authorization")); ok {
-				switch {
-				case admins.Match(token):
-					v.Admin = true
-				default:
+				if label, ok := admins.Label(token); ok {
+					v.Admin, v.AdminLabel = true, label
+				} else {
 					v.skey = token
 					info, err := sessions.Resolve(r.Context(), token)
 					if err != nil {
@@ -143,7 +194,9 @@ func Middleware(sessions Resolver, admins *AdminTokens, trustedProxies []netip.P
 					}
 				}
 			}
-			next.ServeHTTP(w, r.WithContext(WithViewer(r.Context(), v)))
+			ctx := WithViewer(r.Context(), v)
+			ctx = audit.WithOrigin(ctx, audit.Origin{Actor: v.actor(), ClientIP: v.Meta.IP})
+			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }

@@ -145,3 +145,26 @@ func TestClientIP(t *testing.T) {
 		})
 	}
 }
+
+func TestAdminTokenLabels(t *testing.T) {
+	for _, tc := range []struct{ entry, label, token string }{
+		{"ops=first-admin-token-000", "ops", "first-admin-token-000"},
+		{"first-admin-token-000", "", "first-admin-token-000"},
+		{"bm90LWEtbGFiZWwtYnV0LWEtYmFzZTY0LXRva2VuIQ==", "", "bm90LWEtbGFiZWwtYnV0LWEtYmFzZTY0LXRva2VuIQ=="},
+		{"ops=short", "", "ops=short"},
+		{"bad label=first-admin-token-000", "", "bad label=first-admin-token-000"},
+	} {
+		label, token := SplitAdminToken(tc.entry)
+		require.Equal(t, tc.label, label, tc.entry)
+		require.Equal(t, tc.token, token, tc.entry)
+	}
+	a := NewAdminTokens([]string{"first-admin-token-000", "support=second-admin-token-00"})
+	label, ok := a.Label("first-admin-token-000")
+	require.True(t, ok)
+	require.Equal(t, "token-1", label)
+	label, ok = a.Label("second-admin-token-00")
+	require.True(t, ok)
+	require.Equal(t, "support", label)
+	_, ok = a.Label("support=second-admin-token-00")
+	require.False(t, ok, "the label is not part of the token")
+}

@@ -83,7 +83,8 @@ type Config struct {
 	// (WXID_LOGIN_RATE_LIMIT, default 600; 0 turns the limit off).
 	LoginRateLimit int
 	// AdminTokens are the bearer tokens allowed to use admin fields
-	// (WXID_ADMIN_TOKENS, comma-separated).
+	// (WXID_ADMIN_TOKENS, comma-separated), each a token or label=token
+	// (auth.SplitAdminToken).
 	AdminTokens []string
 	// SessionTTL is an skey's idle lifetime (WXID_SESSION_TTL, default 30m).
 	SessionTTL time.Duration
@@ -96,6 +97,9 @@ type Config struct {
 	// PurgeInterval is how often expired and revoked sessions are deleted
 	// (WXID_PURGE_INTERVAL, default 10m; 0 disables).
 	PurgeInterval time.Duration
+	// AuditRetention is how long audit events are kept
+	// (WXID_AUDIT_RETENTION): Go durations or whole days, "400d".
+	AuditRetention time.Duration
 	// Env is "development" or "production" (WXID_ENV).
 	Env string
 	// Introspection enables GraphQL introspection (WXID_INTROSPECTION;
@@ -154,11 +158,12 @@ var settings = []setting{
 	{"SECRET_KEY_PREVIOUS", "", "earlier secret keys, comma-separated base64, still accepted so the key can be rotated"},
 	{"TRUSTED_PROXIES", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For is believed"},
 	{"LOGIN_RATE_LIMIT", "600", "login and decryptPhoneNumber calls per client IP per minute, cluster-wide; 0 = off"},
-	{"ADMIN_TOKENS", "", "comma-separated bearer tokens that may use admin fields"},
+	{"ADMIN_TOKENS", "", "comma-separated bearer tokens that may use admin fields, each token or label=token (the label names the token in the audit trail)"},
 	{"SESSION_TTL", "30m", "idle lifetime of an skey"},
 	{"SESSION_MAX_AGE", "720h", "absolute lifetime of a login"},
 	{"REFRESH_GRACE", "60s", "how long a rotated skey keeps working"},
 	{"PURGE_INTERVAL", "10m", "how often dead sessions are purged; 0 disables"},
+	{"AUDIT_RETENTION", "400d", "how long audit events are kept (whole days like 400d, or a Go duration); older ones are purged every PURGE_INTERVAL"},
 	{"ENV", EnvDevelopment, "development or production"},
 	{"INTROSPECTION", "", "GraphQL introspection (default: on in development, off in production)"},
 	{"PLAYGROUND", "", "GraphiQL at / (default: on in development, off in production)"},
@@ -225,6 +230,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		SessionMaxAge:    p.duration("SESSION_MAX_AGE"),
 		RefreshGrace:     p.duration("REFRESH_GRACE"),
 		PurgeInterval:    p.duration("PURGE_INTERVAL"),
+		AuditRetention:   p.days("AUDIT_RETENTION"),
 		Env:              strings.ToLower(p.str("ENV")),
 		MaxBodyBytes:     int64(p.integer("MAX_BODY_BYTES")),
 		CORSOrigins:      p.list("CORS_ORIGINS"),
@@ -352,6 +358,9 @@ func (c *Config) validate(p *parser) {
 	if c.SessionMaxAge < c.SessionTTL {
 		p.fail("WXID_SESSION_MAX_AGE must not be shorter than WXID_SESSION_TTL")
 	}
+	if c.AuditRetention <= 0 {
+		p.fail("WXID_AUDIT_RETENTION must be positive")
+	}
 	if c.RefreshGrace < 0 || c.PurgeInterval < 0 {
 		p.fail("WXID_REFRESH_GRACE and WXID_PURGE_INTERVAL must not be negative")
 	}
@@ -407,6 +416,19 @@ func (p *parser) duration(name string) time.Duration {
 		p.fail("WXID_%s: %v", name, err)
 	}
 	return d
+}
+
+// days parses a Go duration or a whole number of days ("400d").
+func (p *parser) days(name string) time.Duration {
+	v := p.str(name)
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		d, err := strconv.Atoi(n)
+		if err != nil || d <= 0 {
+			p.fail("WXID_%s: %q is not a positive number of days", name, v)
+		}
+		return time.Duration(d) * 24 * time.Hour
+	}
+	return p.duration(name)
 }
 
 func (p *parser) integer(name string) int {

@@ -31,6 +31,7 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, "https://api.weixin.qq.com", c.WeChatAPIBase)
 	require.Equal(t, 5*time.Second, c.WeChatTimeout)
 	require.Equal(t, "text", c.LogFormat)
+	require.Equal(t, 400*24*time.Hour, c.AuditRetention)
 }
 
 func TestLoad(t *testing.T) {
@@ -103,6 +104,16 @@ func TestLoad(t *testing.T) {
 		{name: "cors origin without scheme", env: map[string]string{"WXID_CORS_ORIGINS": "admin.example.com"}, err: "not an exact origin"},
 		{name: "cors origin in upper case", env: map[string]string{"WXID_CORS_ORIGINS": "https://Admin.example.com"}, err: "not an exact origin"},
 		{name: "short admin token", env: map[string]string{"WXID_ADMIN_TOKENS": "short"}, err: "at least 16"},
+		{name: "audit retention in days", env: map[string]string{"WXID_AUDIT_RETENTION": "30d"}, check: func(t *testing.T, c *Config) {
+			require.Equal(t, 30*24*time.Hour, c.AuditRetention)
+		}},
+		{name: "audit retention as a duration", env: map[string]string{"WXID_AUDIT_RETENTION": "36h"}, check: func(t *testing.T, c *Config) {
+			require.Equal(t, 36*time.Hour, c.AuditRetention)
+		}},
+		{name: "bad audit retention", env: map[string]string{"WXID_AUDIT_RETENTION": "0d"}, err: "WXID_AUDIT_RETENTION"},
+		{name: "labelled admin token", env: map[string]string{"WXID_ADMIN_TOKENS": "ops=admin-token-0123456789"}, check: func(t *testing.T, c *Config) {
+			require.Equal(t, []string{"ops=admin-token-0123456789"}, c.AdminTokens)
+		}},
 		{name: "bad env", env: map[string]string{"WXID_ENV": "staging"}, err: "WXID_ENV"},
 		{name: "flags win", env: map[string]string{"WXID_ADDR": ":1"}, args: []string{"--addr", ":2", "--session-ttl", "10m"}, check: func(t *testing.T, c *Config) {
 			require.Equal(t, ":2", c.Addr)

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/wxid/wxid/ent/auditevent"
 	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/ent/session"
 	"github.com/wxid/wxid/ent/unionid"
@@ -76,10 +77,11 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			openid.Table:  openid.ValidColumn,
-			session.Table: session.ValidColumn,
-			unionid.Table: unionid.ValidColumn,
-			user.Table:    user.ValidColumn,
+			auditevent.Table: auditevent.ValidColumn,
+			openid.Table:     openid.ValidColumn,
+			session.Table:    session.ValidColumn,
+			unionid.Table:    unionid.ValidColumn,
+			user.Table:       user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

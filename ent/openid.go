@@ -22,7 +22,7 @@ type OpenID struct {
 	UserID int `json:"user_id,omitempty"`
 	// Appid holds the value of the "appid" field.
 	Appid string `json:"appid,omitempty"`
-	// Openid holds the value of the "openid" field.
+	// Never changes, except that erasing the user replaces it with "erased:<id>".
 	Openid string `json:"openid,omitempty"`
 	// WeChat's session_key, AES-256-GCM sealed with WXID_SECRET_KEY.
 	SessionKey []byte `json:"-"`

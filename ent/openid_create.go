@@ -320,6 +320,18 @@ func (u *OpenIDUpsert) UpdateUserID() *OpenIDUpsert {
 	return u
 }
 
+// SetOpenid sets the "openid" field.
+func (u *OpenIDUpsert) SetOpenid(v string) *OpenIDUpsert {
+	u.Set(openid.FieldOpenid, v)
+	return u
+}
+
+// UpdateOpenid sets the "openid" field to the value that was provided on create.
+func (u *OpenIDUpsert) UpdateOpenid() *OpenIDUpsert {
+	u.SetExcluded(openid.FieldOpenid)
+	return u
+}
+
 // SetSessionKey sets the "session_key" field.
 func (u *OpenIDUpsert) SetSessionKey(v []byte) *OpenIDUpsert {
 	u.Set(openid.FieldSessionKey, v)
@@ -363,9 +375,6 @@ func (u *OpenIDUpsertOne) UpdateNewValues() *OpenIDUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
 		if _, exists := u.create.mutation.Appid(); exists {
 			s.SetIgnore(openid.FieldAppid)
-		}
-		if _, exists := u.create.mutation.Openid(); exists {
-			s.SetIgnore(openid.FieldOpenid)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(openid.FieldCreatedAt)
@@ -412,6 +421,20 @@ func (u *OpenIDUpsertOne) SetUserID(v int) *OpenIDUpsertOne {
 func (u *OpenIDUpsertOne) UpdateUserID() *OpenIDUpsertOne {
 	return u.Update(func(s *OpenIDUpsert) {
 		s.UpdateUserID()
+	})
+}
+
+// SetOpenid sets the "openid" field.
+func (u *OpenIDUpsertOne) SetOpenid(v string) *OpenIDUpsertOne {
+	return u.Update(func(s *OpenIDUpsert) {
+		s.SetOpenid(v)
+	})
+}
+
+// UpdateOpenid sets the "openid" field to the value that was provided on create.
+func (u *OpenIDUpsertOne) UpdateOpenid() *OpenIDUpsertOne {
+	return u.Update(func(s *OpenIDUpsert) {
+		s.UpdateOpenid()
 	})
 }
 
@@ -629,9 +652,6 @@ func (u *OpenIDUpsertBulk) UpdateNewValues() *OpenIDUpsertBulk {
 			if _, exists := b.mutation.Appid(); exists {
 				s.SetIgnore(openid.FieldAppid)
 			}
-			if _, exists := b.mutation.Openid(); exists {
-				s.SetIgnore(openid.FieldOpenid)
-			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(openid.FieldCreatedAt)
 			}
@@ -678,6 +698,20 @@ func (u *OpenIDUpsertBulk) SetUserID(v int) *OpenIDUpsertBulk {
 func (u *OpenIDUpsertBulk) UpdateUserID() *OpenIDUpsertBulk {
 	return u.Update(func(s *OpenIDUpsert) {
 		s.UpdateUserID()
+	})
+}
+
+// SetOpenid sets the "openid" field.
+func (u *OpenIDUpsertBulk) SetOpenid(v string) *OpenIDUpsertBulk {
+	return u.Update(func(s *OpenIDUpsert) {
+		s.SetOpenid(v)
+	})
+}
+
+// UpdateOpenid sets the "openid" field to the value that was provided on create.
+func (u *OpenIDUpsertBulk) UpdateOpenid() *OpenIDUpsertBulk {
+	return u.Update(func(s *OpenIDUpsert) {
+		s.UpdateOpenid()
 	})
 }
 

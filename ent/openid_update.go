@@ -44,6 +44,20 @@ func (_u *OpenIDUpdate) SetNillableUserID(v *int) *OpenIDUpdate {
 	return _u
 }
 
+// SetOpenid sets the "openid" field.
+func (_u *OpenIDUpdate) SetOpenid(v string) *OpenIDUpdate {
+	_u.mutation.SetOpenid(v)
+	return _u
+}
+
+// SetNillableOpenid sets the "openid" field if the given value is not nil.
+func (_u *OpenIDUpdate) SetNillableOpenid(v *string) *OpenIDUpdate {
+	if v != nil {
+		_u.SetOpenid(*v)
+	}
+	return _u
+}
+
 // SetSessionKey sets the "session_key" field.
 func (_u *OpenIDUpdate) SetSessionKey(v []byte) *OpenIDUpdate {
 	_u.mutation.SetSessionKey(v)
@@ -152,6 +166,11 @@ func (_u *OpenIDUpdate) defaults() {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *OpenIDUpdate) check() error {
+	if v, ok := _u.mutation.Openid(); ok {
+		if err := openid.OpenidValidator(v); err != nil {
+			return &ValidationError{Name: "openid", err: fmt.Errorf(`ent: validator failed for field "OpenID.openid": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.SessionKey(); ok {
 		if err := openid.SessionKeyValidator(v); err != nil {
 			return &ValidationError{Name: "session_key", err: fmt.Errorf(`ent: validator failed for field "OpenID.session_key": %w`, err)}
@@ -174,6 +193,9 @@ func (_u *OpenIDUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.Openid(); ok {
+		_spec.SetField(openid.FieldOpenid, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.SessionKey(); ok {
 		_spec.SetField(openid.FieldSessionKey, field.TypeBytes, value)
@@ -288,6 +310,20 @@ func (_u *OpenIDUpdateOne) SetUserID(v int) *OpenIDUpdateOne {
 func (_u *OpenIDUpdateOne) SetNillableUserID(v *int) *OpenIDUpdateOne {
 	if v != nil {
 		_u.SetUserID(*v)
+	}
+	return _u
+}
+
+// SetOpenid sets the "openid" field.
+func (_u *OpenIDUpdateOne) SetOpenid(v string) *OpenIDUpdateOne {
+	_u.mutation.SetOpenid(v)
+	return _u
+}
+
+// SetNillableOpenid sets the "openid" field if the given value is not nil.
+func (_u *OpenIDUpdateOne) SetNillableOpenid(v *string) *OpenIDUpdateOne {
+	if v != nil {
+		_u.SetOpenid(*v)
 	}
 	return _u
 }
@@ -413,6 +449,11 @@ func (_u *OpenIDUpdateOne) defaults() {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *OpenIDUpdateOne) check() error {
+	if v, ok := _u.mutation.Openid(); ok {
+		if err := openid.OpenidValidator(v); err != nil {
+			return &ValidationError{Name: "openid", err: fmt.Errorf(`ent: validator failed for field "OpenID.openid": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.SessionKey(); ok {
 		if err := openid.SessionKeyValidator(v); err != nil {
 			return &ValidationError{Name: "session_key", err: fmt.Errorf(`ent: validator failed for field "OpenID.session_key": %w`, err)}
@@ -452,6 +493,9 @@ func (_u *OpenIDUpdateOne) sqlSave(ctx context.Context) (_node *OpenID, err erro
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.Openid(); ok {
+		_spec.SetField(openid.FieldOpenid, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.SessionKey(); ok {
 		_spec.SetField(openid.FieldSessionKey, field.TypeBytes, value)

@@ -5,6 +5,7 @@ package ent
 import (
 	"time"
 
+	"github.com/wxid/wxid/ent/auditevent"
 	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/ent/schema"
 	"github.com/wxid/wxid/ent/session"
@@ -16,6 +17,38 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	auditeventFields := schema.AuditEvent{}.Fields()
+	_ = auditeventFields
+	// auditeventDescAt is the schema descriptor for at field.
+	auditeventDescAt := auditeventFields[1].Descriptor()
+	// auditevent.DefaultAt holds the default value on creation for the at field.
+	auditevent.DefaultAt = auditeventDescAt.Default.(func() time.Time)
+	// auditeventDescActor is the schema descriptor for actor field.
+	auditeventDescActor := auditeventFields[3].Descriptor()
+	// auditevent.ActorValidator is a validator for the "actor" field. It is called by the builders before save.
+	auditevent.ActorValidator = func() func(string) error {
+		validators := auditeventDescActor.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(actor string) error {
+			for _, fn := range fns {
+				if err := fn(actor); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// auditeventDescClientIP is the schema descriptor for client_ip field.
+	auditeventDescClientIP := auditeventFields[4].Descriptor()
+	// auditevent.ClientIPValidator is a validator for the "client_ip" field. It is called by the builders before save.
+	auditevent.ClientIPValidator = auditeventDescClientIP.Validators[0].(func(string) error)
+	// auditeventDescNewUser is the schema descriptor for new_user field.
+	auditeventDescNewUser := auditeventFields[5].Descriptor()
+	// auditevent.DefaultNewUser holds the default value on creation for the new_user field.
+	auditevent.DefaultNewUser = auditeventDescNewUser.Default.(bool)
 	openidFields := schema.OpenID{}.Fields()
 	_ = openidFields
 	// openidDescAppid is the schema descriptor for appid field.
@@ -164,18 +197,26 @@ func init() {
 	userDescPhoneSuffix := userFields[3].Descriptor()
 	// user.PhoneSuffixValidator is a validator for the "phone_suffix" field. It is called by the builders before save.
 	user.PhoneSuffixValidator = userDescPhoneSuffix.Validators[0].(func(string) error)
+	// userDescNickname is the schema descriptor for nickname field.
+	userDescNickname := userFields[5].Descriptor()
+	// user.NicknameValidator is a validator for the "nickname" field. It is called by the builders before save.
+	user.NicknameValidator = userDescNickname.Validators[0].(func(string) error)
+	// userDescAvatarURL is the schema descriptor for avatar_url field.
+	userDescAvatarURL := userFields[6].Descriptor()
+	// user.AvatarURLValidator is a validator for the "avatar_url" field. It is called by the builders before save.
+	user.AvatarURLValidator = userDescAvatarURL.Validators[0].(func(string) error)
 	// userDescCreatedAt is the schema descriptor for created_at field.
-	userDescCreatedAt := userFields[5].Descriptor()
+	userDescCreatedAt := userFields[7].Descriptor()
 	// user.DefaultCreatedAt holds the default value on creation for the created_at field.
 	user.DefaultCreatedAt = userDescCreatedAt.Default.(func() time.Time)
 	// userDescUpdatedAt is the schema descriptor for updated_at field.
-	userDescUpdatedAt := userFields[6].Descriptor()
+	userDescUpdatedAt := userFields[8].Descriptor()
 	// user.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	user.DefaultUpdatedAt = userDescUpdatedAt.Default.(func() time.Time)
 	// user.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	user.UpdateDefaultUpdatedAt = userDescUpdatedAt.UpdateDefault.(func() time.Time)
 	// userDescDisabled is the schema descriptor for disabled field.
-	userDescDisabled := userFields[8].Descriptor()
+	userDescDisabled := userFields[10].Descriptor()
 	// user.DefaultDisabled holds the default value on creation for the disabled field.
 	user.DefaultDisabled = userDescDisabled.Default.(bool)
 }

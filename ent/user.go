@@ -28,6 +28,10 @@ type User struct {
 	PhoneSuffix *string `json:"phone_suffix,omitempty"`
 	// When WeChat last vouched for the phone number.
 	PhoneVerifiedAt *time.Time `json:"phone_verified_at,omitempty"`
+	// The name the user chose (updateProfile), checked by WeChat's content security.
+	Nickname *string `json:"nickname,omitempty"`
+	// The user's avatar: an https URL (updateProfile).
+	AvatarURL *string `json:"avatar_url,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
@@ -36,6 +40,10 @@ type User struct {
 	LastLoginAt *time.Time `json:"last_login_at,omitempty"`
 	// A disabled user cannot log in and its sessions are refused.
 	Disabled bool `json:"disabled,omitempty"`
+	// The user this one was merged into (mergeUsers); its ID no longer resolves.
+	MergedIntoID *int `json:"merged_into_id,omitempty"`
+	// When the user was erased (deleteMyAccount, eraseUser): the row stays, disabled and empty, so that its revoked sessions reach every instance.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -94,11 +102,11 @@ func (*User) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case user.FieldDisabled:
 			values[i] = new(sql.NullBool)
-		case user.FieldID:
+		case user.FieldID, user.FieldMergedIntoID:
 			values[i] = new(sql.NullInt64)
-		case user.FieldPhoneNumber, user.FieldPurePhoneNumber, user.FieldCountryCode, user.FieldPhoneSuffix:
+		case user.FieldPhoneNumber, user.FieldPurePhoneNumber, user.FieldCountryCode, user.FieldPhoneSuffix, user.FieldNickname, user.FieldAvatarURL:
 			values[i] = new(sql.NullString)
-		case user.FieldPhoneVerifiedAt, user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldLastLoginAt:
+		case user.FieldPhoneVerifiedAt, user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldLastLoginAt, user.FieldErasedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -156,6 +164,20 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				_m.PhoneVerifiedAt = new(time.Time)
 				*_m.PhoneVerifiedAt = value.Time
 			}
+		case user.FieldNickname:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field nickname", values[i])
+			} else if value.Valid {
+				_m.Nickname = new(string)
+				*_m.Nickname = value.String
+			}
+		case user.FieldAvatarURL:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field avatar_url", values[i])
+			} else if value.Valid {
+				_m.AvatarURL = new(string)
+				*_m.AvatarURL = value.String
+			}
 		case user.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
@@ -180,6 +202,20 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field disabled", values[i])
 			} else if value.Valid {
 				_m.Disabled = value.Bool
+			}
+		case user.FieldMergedIntoID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field merged_into_id", values[i])
+			} else if value.Valid {
+				_m.MergedIntoID = new(int)
+				*_m.MergedIntoID = int(value.Int64)
+			}
+		case user.FieldErasedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field erased_at", values[i])
+			} else if value.Valid {
+				_m.ErasedAt = new(time.Time)
+				*_m.ErasedAt = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -257,6 +293,16 @@ func (_m *User) String() string {
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")
+	if v := _m.Nickname; v != nil {
+		builder.WriteString("nickname=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.AvatarURL; v != nil {
+		builder.WriteString("avatar_url=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
 	builder.WriteString(", ")
@@ -270,6 +316,16 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("disabled=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Disabled))
+	builder.WriteString(", ")
+	if v := _m.MergedIntoID; v != nil {
+		builder.WriteString("merged_into_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ErasedAt; v != nil {
+		builder.WriteString("erased_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -95,6 +95,34 @@ func (_c *UserCreate) SetNillablePhoneVerifiedAt(v *time.Time) *UserCreate {
 	return _c
 }
 
+// SetNickname sets the "nickname" field.
+func (_c *UserCreate) SetNickname(v string) *UserCreate {
+	_c.mutation.SetNickname(v)
+	return _c
+}
+
+// SetNillableNickname sets the "nickname" field if the given value is not nil.
+func (_c *UserCreate) SetNillableNickname(v *string) *UserCreate {
+	if v != nil {
+		_c.SetNickname(*v)
+	}
+	return _c
+}
+
+// SetAvatarURL sets the "avatar_url" field.
+func (_c *UserCreate) SetAvatarURL(v string) *UserCreate {
+	_c.mutation.SetAvatarURL(v)
+	return _c
+}
+
+// SetNillableAvatarURL sets the "avatar_url" field if the given value is not nil.
+func (_c *UserCreate) SetNillableAvatarURL(v *string) *UserCreate {
+	if v != nil {
+		_c.SetAvatarURL(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *UserCreate) SetCreatedAt(v time.Time) *UserCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -147,6 +175,34 @@ func (_c *UserCreate) SetDisabled(v bool) *UserCreate {
 func (_c *UserCreate) SetNillableDisabled(v *bool) *UserCreate {
 	if v != nil {
 		_c.SetDisabled(*v)
+	}
+	return _c
+}
+
+// SetMergedIntoID sets the "merged_into_id" field.
+func (_c *UserCreate) SetMergedIntoID(v int) *UserCreate {
+	_c.mutation.SetMergedIntoID(v)
+	return _c
+}
+
+// SetNillableMergedIntoID sets the "merged_into_id" field if the given value is not nil.
+func (_c *UserCreate) SetNillableMergedIntoID(v *int) *UserCreate {
+	if v != nil {
+		_c.SetMergedIntoID(*v)
+	}
+	return _c
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (_c *UserCreate) SetErasedAt(v time.Time) *UserCreate {
+	_c.mutation.SetErasedAt(v)
+	return _c
+}
+
+// SetNillableErasedAt sets the "erased_at" field if the given value is not nil.
+func (_c *UserCreate) SetNillableErasedAt(v *time.Time) *UserCreate {
+	if v != nil {
+		_c.SetErasedAt(*v)
 	}
 	return _c
 }
@@ -271,6 +327,16 @@ func (_c *UserCreate) check() error {
 			return &ValidationError{Name: "phone_suffix", err: fmt.Errorf(`ent: validator failed for field "User.phone_suffix": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.Nickname(); ok {
+		if err := user.NicknameValidator(v); err != nil {
+			return &ValidationError{Name: "nickname", err: fmt.Errorf(`ent: validator failed for field "User.nickname": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.AvatarURL(); ok {
+		if err := user.AvatarURLValidator(v); err != nil {
+			return &ValidationError{Name: "avatar_url", err: fmt.Errorf(`ent: validator failed for field "User.avatar_url": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "User.created_at"`)}
 	}
@@ -327,6 +393,14 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 		_spec.SetField(user.FieldPhoneVerifiedAt, field.TypeTime, value)
 		_node.PhoneVerifiedAt = &value
 	}
+	if value, ok := _c.mutation.Nickname(); ok {
+		_spec.SetField(user.FieldNickname, field.TypeString, value)
+		_node.Nickname = &value
+	}
+	if value, ok := _c.mutation.AvatarURL(); ok {
+		_spec.SetField(user.FieldAvatarURL, field.TypeString, value)
+		_node.AvatarURL = &value
+	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(user.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
@@ -342,6 +416,14 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Disabled(); ok {
 		_spec.SetField(user.FieldDisabled, field.TypeBool, value)
 		_node.Disabled = value
+	}
+	if value, ok := _c.mutation.MergedIntoID(); ok {
+		_spec.SetField(user.FieldMergedIntoID, field.TypeInt, value)
+		_node.MergedIntoID = &value
+	}
+	if value, ok := _c.mutation.ErasedAt(); ok {
+		_spec.SetField(user.FieldErasedAt, field.TypeTime, value)
+		_node.ErasedAt = &value
 	}
 	if nodes := _c.mutation.UnionIDIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -533,6 +615,42 @@ func (u *UserUpsert) ClearPhoneVerifiedAt() *UserUpsert {
 	return u
 }
 
+// SetNickname sets the "nickname" field.
+func (u *UserUpsert) SetNickname(v string) *UserUpsert {
+	u.Set(user.FieldNickname, v)
+	return u
+}
+
+// UpdateNickname sets the "nickname" field to the value that was provided on create.
+func (u *UserUpsert) UpdateNickname() *UserUpsert {
+	u.SetExcluded(user.FieldNickname)
+	return u
+}
+
+// ClearNickname clears the value of the "nickname" field.
+func (u *UserUpsert) ClearNickname() *UserUpsert {
+	u.SetNull(user.FieldNickname)
+	return u
+}
+
+// SetAvatarURL sets the "avatar_url" field.
+func (u *UserUpsert) SetAvatarURL(v string) *UserUpsert {
+	u.Set(user.FieldAvatarURL, v)
+	return u
+}
+
+// UpdateAvatarURL sets the "avatar_url" field to the value that was provided on create.
+func (u *UserUpsert) UpdateAvatarURL() *UserUpsert {
+	u.SetExcluded(user.FieldAvatarURL)
+	return u
+}
+
+// ClearAvatarURL clears the value of the "avatar_url" field.
+func (u *UserUpsert) ClearAvatarURL() *UserUpsert {
+	u.SetNull(user.FieldAvatarURL)
+	return u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (u *UserUpsert) SetUpdatedAt(v time.Time) *UserUpsert {
 	u.Set(user.FieldUpdatedAt, v)
@@ -572,6 +690,48 @@ func (u *UserUpsert) SetDisabled(v bool) *UserUpsert {
 // UpdateDisabled sets the "disabled" field to the value that was provided on create.
 func (u *UserUpsert) UpdateDisabled() *UserUpsert {
 	u.SetExcluded(user.FieldDisabled)
+	return u
+}
+
+// SetMergedIntoID sets the "merged_into_id" field.
+func (u *UserUpsert) SetMergedIntoID(v int) *UserUpsert {
+	u.Set(user.FieldMergedIntoID, v)
+	return u
+}
+
+// UpdateMergedIntoID sets the "merged_into_id" field to the value that was provided on create.
+func (u *UserUpsert) UpdateMergedIntoID() *UserUpsert {
+	u.SetExcluded(user.FieldMergedIntoID)
+	return u
+}
+
+// AddMergedIntoID adds v to the "merged_into_id" field.
+func (u *UserUpsert) AddMergedIntoID(v int) *UserUpsert {
+	u.Add(user.FieldMergedIntoID, v)
+	return u
+}
+
+// ClearMergedIntoID clears the value of the "merged_into_id" field.
+func (u *UserUpsert) ClearMergedIntoID() *UserUpsert {
+	u.SetNull(user.FieldMergedIntoID)
+	return u
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (u *UserUpsert) SetErasedAt(v time.Time) *UserUpsert {
+	u.Set(user.FieldErasedAt, v)
+	return u
+}
+
+// UpdateErasedAt sets the "erased_at" field to the value that was provided on create.
+func (u *UserUpsert) UpdateErasedAt() *UserUpsert {
+	u.SetExcluded(user.FieldErasedAt)
+	return u
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (u *UserUpsert) ClearErasedAt() *UserUpsert {
+	u.SetNull(user.FieldErasedAt)
 	return u
 }
 
@@ -725,6 +885,48 @@ func (u *UserUpsertOne) ClearPhoneVerifiedAt() *UserUpsertOne {
 	})
 }
 
+// SetNickname sets the "nickname" field.
+func (u *UserUpsertOne) SetNickname(v string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetNickname(v)
+	})
+}
+
+// UpdateNickname sets the "nickname" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateNickname() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateNickname()
+	})
+}
+
+// ClearNickname clears the value of the "nickname" field.
+func (u *UserUpsertOne) ClearNickname() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearNickname()
+	})
+}
+
+// SetAvatarURL sets the "avatar_url" field.
+func (u *UserUpsertOne) SetAvatarURL(v string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetAvatarURL(v)
+	})
+}
+
+// UpdateAvatarURL sets the "avatar_url" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateAvatarURL() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateAvatarURL()
+	})
+}
+
+// ClearAvatarURL clears the value of the "avatar_url" field.
+func (u *UserUpsertOne) ClearAvatarURL() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearAvatarURL()
+	})
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (u *UserUpsertOne) SetUpdatedAt(v time.Time) *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
@@ -771,6 +973,55 @@ func (u *UserUpsertOne) SetDisabled(v bool) *UserUpsertOne {
 func (u *UserUpsertOne) UpdateDisabled() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateDisabled()
+	})
+}
+
+// SetMergedIntoID sets the "merged_into_id" field.
+func (u *UserUpsertOne) SetMergedIntoID(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMergedIntoID(v)
+	})
+}
+
+// AddMergedIntoID adds v to the "merged_into_id" field.
+func (u *UserUpsertOne) AddMergedIntoID(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.AddMergedIntoID(v)
+	})
+}
+
+// UpdateMergedIntoID sets the "merged_into_id" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateMergedIntoID() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMergedIntoID()
+	})
+}
+
+// ClearMergedIntoID clears the value of the "merged_into_id" field.
+func (u *UserUpsertOne) ClearMergedIntoID() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearMergedIntoID()
+	})
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (u *UserUpsertOne) SetErasedAt(v time.Time) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetErasedAt(v)
+	})
+}
+
+// UpdateErasedAt sets the "erased_at" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateErasedAt() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateErasedAt()
+	})
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (u *UserUpsertOne) ClearErasedAt() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearErasedAt()
 	})
 }
 
@@ -1090,6 +1341,48 @@ func (u *UserUpsertBulk) ClearPhoneVerifiedAt() *UserUpsertBulk {
 	})
 }
 
+// SetNickname sets the "nickname" field.
+func (u *UserUpsertBulk) SetNickname(v string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetNickname(v)
+	})
+}
+
+// UpdateNickname sets the "nickname" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateNickname() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateNickname()
+	})
+}
+
+// ClearNickname clears the value of the "nickname" field.
+func (u *UserUpsertBulk) ClearNickname() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearNickname()
+	})
+}
+
+// SetAvatarURL sets the "avatar_url" field.
+func (u *UserUpsertBulk) SetAvatarURL(v string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetAvatarURL(v)
+	})
+}
+
+// UpdateAvatarURL sets the "avatar_url" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateAvatarURL() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateAvatarURL()
+	})
+}
+
+// ClearAvatarURL clears the value of the "avatar_url" field.
+func (u *UserUpsertBulk) ClearAvatarURL() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearAvatarURL()
+	})
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (u *UserUpsertBulk) SetUpdatedAt(v time.Time) *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
@@ -1136,6 +1429,55 @@ func (u *UserUpsertBulk) SetDisabled(v bool) *UserUpsertBulk {
 func (u *UserUpsertBulk) UpdateDisabled() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateDisabled()
+	})
+}
+
+// SetMergedIntoID sets the "merged_into_id" field.
+func (u *UserUpsertBulk) SetMergedIntoID(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMergedIntoID(v)
+	})
+}
+
+// AddMergedIntoID adds v to the "merged_into_id" field.
+func (u *UserUpsertBulk) AddMergedIntoID(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.AddMergedIntoID(v)
+	})
+}
+
+// UpdateMergedIntoID sets the "merged_into_id" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateMergedIntoID() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMergedIntoID()
+	})
+}
+
+// ClearMergedIntoID clears the value of the "merged_into_id" field.
+func (u *UserUpsertBulk) ClearMergedIntoID() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearMergedIntoID()
+	})
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (u *UserUpsertBulk) SetErasedAt(v time.Time) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetErasedAt(v)
+	})
+}
+
+// UpdateErasedAt sets the "erased_at" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateErasedAt() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateErasedAt()
+	})
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (u *UserUpsertBulk) ClearErasedAt() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearErasedAt()
 	})
 }
 

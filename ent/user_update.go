@@ -131,6 +131,46 @@ func (_u *UserUpdate) ClearPhoneVerifiedAt() *UserUpdate {
 	return _u
 }
 
+// SetNickname sets the "nickname" field.
+func (_u *UserUpdate) SetNickname(v string) *UserUpdate {
+	_u.mutation.SetNickname(v)
+	return _u
+}
+
+// SetNillableNickname sets the "nickname" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableNickname(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetNickname(*v)
+	}
+	return _u
+}
+
+// ClearNickname clears the value of the "nickname" field.
+func (_u *UserUpdate) ClearNickname() *UserUpdate {
+	_u.mutation.ClearNickname()
+	return _u
+}
+
+// SetAvatarURL sets the "avatar_url" field.
+func (_u *UserUpdate) SetAvatarURL(v string) *UserUpdate {
+	_u.mutation.SetAvatarURL(v)
+	return _u
+}
+
+// SetNillableAvatarURL sets the "avatar_url" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableAvatarURL(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetAvatarURL(*v)
+	}
+	return _u
+}
+
+// ClearAvatarURL clears the value of the "avatar_url" field.
+func (_u *UserUpdate) ClearAvatarURL() *UserUpdate {
+	_u.mutation.ClearAvatarURL()
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *UserUpdate) SetUpdatedAt(v time.Time) *UserUpdate {
 	_u.mutation.SetUpdatedAt(v)
@@ -168,6 +208,53 @@ func (_u *UserUpdate) SetNillableDisabled(v *bool) *UserUpdate {
 	if v != nil {
 		_u.SetDisabled(*v)
 	}
+	return _u
+}
+
+// SetMergedIntoID sets the "merged_into_id" field.
+func (_u *UserUpdate) SetMergedIntoID(v int) *UserUpdate {
+	_u.mutation.ResetMergedIntoID()
+	_u.mutation.SetMergedIntoID(v)
+	return _u
+}
+
+// SetNillableMergedIntoID sets the "merged_into_id" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableMergedIntoID(v *int) *UserUpdate {
+	if v != nil {
+		_u.SetMergedIntoID(*v)
+	}
+	return _u
+}
+
+// AddMergedIntoID adds value to the "merged_into_id" field.
+func (_u *UserUpdate) AddMergedIntoID(v int) *UserUpdate {
+	_u.mutation.AddMergedIntoID(v)
+	return _u
+}
+
+// ClearMergedIntoID clears the value of the "merged_into_id" field.
+func (_u *UserUpdate) ClearMergedIntoID() *UserUpdate {
+	_u.mutation.ClearMergedIntoID()
+	return _u
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (_u *UserUpdate) SetErasedAt(v time.Time) *UserUpdate {
+	_u.mutation.SetErasedAt(v)
+	return _u
+}
+
+// SetNillableErasedAt sets the "erased_at" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableErasedAt(v *time.Time) *UserUpdate {
+	if v != nil {
+		_u.SetErasedAt(*v)
+	}
+	return _u
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (_u *UserUpdate) ClearErasedAt() *UserUpdate {
+	_u.mutation.ClearErasedAt()
 	return _u
 }
 
@@ -331,6 +418,16 @@ func (_u *UserUpdate) check() error {
 			return &ValidationError{Name: "phone_suffix", err: fmt.Errorf(`ent: validator failed for field "User.phone_suffix": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Nickname(); ok {
+		if err := user.NicknameValidator(v); err != nil {
+			return &ValidationError{Name: "nickname", err: fmt.Errorf(`ent: validator failed for field "User.nickname": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.AvatarURL(); ok {
+		if err := user.AvatarURLValidator(v); err != nil {
+			return &ValidationError{Name: "avatar_url", err: fmt.Errorf(`ent: validator failed for field "User.avatar_url": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -376,6 +473,18 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.PhoneVerifiedAtCleared() {
 		_spec.ClearField(user.FieldPhoneVerifiedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.Nickname(); ok {
+		_spec.SetField(user.FieldNickname, field.TypeString, value)
+	}
+	if _u.mutation.NicknameCleared() {
+		_spec.ClearField(user.FieldNickname, field.TypeString)
+	}
+	if value, ok := _u.mutation.AvatarURL(); ok {
+		_spec.SetField(user.FieldAvatarURL, field.TypeString, value)
+	}
+	if _u.mutation.AvatarURLCleared() {
+		_spec.ClearField(user.FieldAvatarURL, field.TypeString)
+	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(user.FieldUpdatedAt, field.TypeTime, value)
 	}
@@ -387,6 +496,21 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Disabled(); ok {
 		_spec.SetField(user.FieldDisabled, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.MergedIntoID(); ok {
+		_spec.SetField(user.FieldMergedIntoID, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedMergedIntoID(); ok {
+		_spec.AddField(user.FieldMergedIntoID, field.TypeInt, value)
+	}
+	if _u.mutation.MergedIntoIDCleared() {
+		_spec.ClearField(user.FieldMergedIntoID, field.TypeInt)
+	}
+	if value, ok := _u.mutation.ErasedAt(); ok {
+		_spec.SetField(user.FieldErasedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ErasedAtCleared() {
+		_spec.ClearField(user.FieldErasedAt, field.TypeTime)
 	}
 	if _u.mutation.UnionIDCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -627,6 +751,46 @@ func (_u *UserUpdateOne) ClearPhoneVerifiedAt() *UserUpdateOne {
 	return _u
 }
 
+// SetNickname sets the "nickname" field.
+func (_u *UserUpdateOne) SetNickname(v string) *UserUpdateOne {
+	_u.mutation.SetNickname(v)
+	return _u
+}
+
+// SetNillableNickname sets the "nickname" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableNickname(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetNickname(*v)
+	}
+	return _u
+}
+
+// ClearNickname clears the value of the "nickname" field.
+func (_u *UserUpdateOne) ClearNickname() *UserUpdateOne {
+	_u.mutation.ClearNickname()
+	return _u
+}
+
+// SetAvatarURL sets the "avatar_url" field.
+func (_u *UserUpdateOne) SetAvatarURL(v string) *UserUpdateOne {
+	_u.mutation.SetAvatarURL(v)
+	return _u
+}
+
+// SetNillableAvatarURL sets the "avatar_url" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableAvatarURL(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetAvatarURL(*v)
+	}
+	return _u
+}
+
+// ClearAvatarURL clears the value of the "avatar_url" field.
+func (_u *UserUpdateOne) ClearAvatarURL() *UserUpdateOne {
+	_u.mutation.ClearAvatarURL()
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *UserUpdateOne) SetUpdatedAt(v time.Time) *UserUpdateOne {
 	_u.mutation.SetUpdatedAt(v)
@@ -664,6 +828,53 @@ func (_u *UserUpdateOne) SetNillableDisabled(v *bool) *UserUpdateOne {
 	if v != nil {
 		_u.SetDisabled(*v)
 	}
+	return _u
+}
+
+// SetMergedIntoID sets the "merged_into_id" field.
+func (_u *UserUpdateOne) SetMergedIntoID(v int) *UserUpdateOne {
+	_u.mutation.ResetMergedIntoID()
+	_u.mutation.SetMergedIntoID(v)
+	return _u
+}
+
+// SetNillableMergedIntoID sets the "merged_into_id" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableMergedIntoID(v *int) *UserUpdateOne {
+	if v != nil {
+		_u.SetMergedIntoID(*v)
+	}
+	return _u
+}
+
+// AddMergedIntoID adds value to the "merged_into_id" field.
+func (_u *UserUpdateOne) AddMergedIntoID(v int) *UserUpdateOne {
+	_u.mutation.AddMergedIntoID(v)
+	return _u
+}
+
+// ClearMergedIntoID clears the value of the "merged_into_id" field.
+func (_u *UserUpdateOne) ClearMergedIntoID() *UserUpdateOne {
+	_u.mutation.ClearMergedIntoID()
+	return _u
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (_u *UserUpdateOne) SetErasedAt(v time.Time) *UserUpdateOne {
+	_u.mutation.SetErasedAt(v)
+	return _u
+}
+
+// SetNillableErasedAt sets the "erased_at" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableErasedAt(v *time.Time) *UserUpdateOne {
+	if v != nil {
+		_u.SetErasedAt(*v)
+	}
+	return _u
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (_u *UserUpdateOne) ClearErasedAt() *UserUpdateOne {
+	_u.mutation.ClearErasedAt()
 	return _u
 }
 
@@ -840,6 +1051,16 @@ func (_u *UserUpdateOne) check() error {
 			return &ValidationError{Name: "phone_suffix", err: fmt.Errorf(`ent: validator failed for field "User.phone_suffix": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Nickname(); ok {
+		if err := user.NicknameValidator(v); err != nil {
+			return &ValidationError{Name: "nickname", err: fmt.Errorf(`ent: validator failed for field "User.nickname": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.AvatarURL(); ok {
+		if err := user.AvatarURLValidator(v); err != nil {
+			return &ValidationError{Name: "avatar_url", err: fmt.Errorf(`ent: validator failed for field "User.avatar_url": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -902,6 +1123,18 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	if _u.mutation.PhoneVerifiedAtCleared() {
 		_spec.ClearField(user.FieldPhoneVerifiedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.Nickname(); ok {
+		_spec.SetField(user.FieldNickname, field.TypeString, value)
+	}
+	if _u.mutation.NicknameCleared() {
+		_spec.ClearField(user.FieldNickname, field.TypeString)
+	}
+	if value, ok := _u.mutation.AvatarURL(); ok {
+		_spec.SetField(user.FieldAvatarURL, field.TypeString, value)
+	}
+	if _u.mutation.AvatarURLCleared() {
+		_spec.ClearField(user.FieldAvatarURL, field.TypeString)
+	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(user.FieldUpdatedAt, field.TypeTime, value)
 	}
@@ -913,6 +1146,21 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.Disabled(); ok {
 		_spec.SetField(user.FieldDisabled, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.MergedIntoID(); ok {
+		_spec.SetField(user.FieldMergedIntoID, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedMergedIntoID(); ok {
+		_spec.AddField(user.FieldMergedIntoID, field.TypeInt, value)
+	}
+	if _u.mutation.MergedIntoIDCleared() {
+		_spec.ClearField(user.FieldMergedIntoID, field.TypeInt)
+	}
+	if value, ok := _u.mutation.ErasedAt(); ok {
+		_spec.SetField(user.FieldErasedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ErasedAtCleared() {
+		_spec.ClearField(user.FieldErasedAt, field.TypeTime)
 	}
 	if _u.mutation.UnionIDCleared() {
 		edge := &sqlgraph.EdgeSpec{

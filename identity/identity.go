@@ -59,6 +59,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/wxid/wxid/apperr"
+	"github.com/wxid/wxid/audit"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/ent/unionid"
@@ -201,6 +202,9 @@ type binding struct {
 	openID  *ent.OpenID
 	isNew   bool
 	session session.Issued
+	// unionConflict is the other user holding the unionid WeChat reported
+	// (0 for none): recorded on the login's audit event.
+	unionConflict int
 }
 
 // bind finds or creates the user of a WeChat identity, records the login
@@ -212,6 +216,9 @@ func (s *Service) bind(ctx context.Context, appID string, ws wechat.Session, sea
 		return b, fmt.Errorf("starting transaction: %w", err)
 	}
 	if err := s.bindTx(ctx, tx, appID, ws, sealedKey, &b); err != nil {
+		return b, errors.Join(err, tx.Rollback())
+	}
+	if err := audit.RecordLogin(ctx, tx, s.now(), b.user.ID, b.isNew, b.unionConflict); err != nil { // audit: the login's one INSERT
 		return b, errors.Join(err, tx.Rollback())
 	}
 	if b.session, err = s.sessions.IssueTx(ctx, tx, b.user.ID, b.openID.ID, appID, ws.OpenID, meta); err != nil {
@@ -267,19 +274,19 @@ func (s *Service) returning(ctx context.Context, tx *ent.Tx, u *ent.User, appID 
 		return errRaced
 	}
 	n, err := tx.OpenID.Update().
-		Where(openid.ID(oid.ID), openid.UserID(u.ID)).
+		Where(openid.ID(oid.ID), openid.UserID(u.ID), openid.Openid(ws.OpenID)).
 		SetSessionKey(sealedKey).SetUpdatedAt(now).
 		Save(ctx)
 	switch {
 	case err != nil:
 		return fmt.Errorf("storing session key: %w", err)
 	case n == 0:
-		return errRaced // the openid moved to another user meanwhile
+		return errRaced // the openid moved to another user (a merge) or was erased meanwhile
 	}
 	if err := s.recordLogin(ctx, tx, u, now); err != nil {
 		return err
 	}
-	if err := s.attachUnionID(ctx, tx, u, ws.UnionID); err != nil {
+	if b.unionConflict, err = s.attachUnionID(ctx, tx, u, ws.UnionID); err != nil {
 		return err
 	}
 	b.user, b.openID = u, oid
@@ -346,8 +353,11 @@ var errDisabled = errors.New("user is disabled")
 // identities (a merge or an erasure); it is retried.
 var errRaced = errors.New("login raced a change to the user's identities")
 
-// recordLogin sets the user's last login time, refusing a user disabled
-// meanwhile: the UPDATE locks the user's row, after its OpenID row.
+// recordLogin sets the user's last login time, refusing a user disabled,
+// erased or merged meanwhile: the UPDATE locks the user's row, after its
+// OpenID row. The login is retried (errRaced): its fresh read then finds
+// the disabled user (FORBIDDEN), no user (erased: a new one), or the user
+// the openid was merged into.
 func (s *Service) recordLogin(ctx context.Context, tx *ent.Tx, u *ent.User, now time.Time) error {
 	n, err := tx.User.Update().
 		Where(user.ID(u.ID), user.Disabled(false)).
@@ -357,7 +367,7 @@ func (s *Service) recordLogin(ctx context.Context, tx *ent.Tx, u *ent.User, now 
 	case err != nil:
 		return fmt.Errorf("recording login: %w", err)
 	case n == 0:
-		return errDisabled
+		return errRaced
 	}
 	u.LastLoginAt, u.UpdatedAt = &now, now
 	return nil
@@ -366,31 +376,32 @@ func (s *Service) recordLogin(ctx context.Context, tx *ent.Tx, u *ent.User, now 
 // attachUnionID records a unionid WeChat now reports for a user who had
 // none (the app was bound to an open platform after the user registered).
 // A unionid that differs from the user's, or belongs to another user, is
-// left as it is and logged.
-func (s *Service) attachUnionID(ctx context.Context, tx *ent.Tx, u *ent.User, unionID string) error {
+// left as it is and logged; for the latter it returns that user's ID, which
+// the login's audit event records (an admin resolves it with mergeUsers).
+func (s *Service) attachUnionID(ctx context.Context, tx *ent.Tx, u *ent.User, unionID string) (conflict int, _ error) {
 	if unionID == "" {
-		return nil
+		return 0, nil
 	}
 	if cur := u.Edges.UnionID; cur != nil {
 		if cur.Unionid != unionID {
 			s.log.WarnContext(ctx, "unionid conflict: the user has another; left unchanged", "user_id", u.ID)
 		}
-		return nil
+		return 0, nil
 	}
 	other, err := tx.UnionID.Query().Where(unionid.Unionid(unionID)).Only(ctx)
 	switch {
 	case err == nil:
 		s.log.WarnContext(ctx, "unionid conflict: it belongs to another user; left unchanged", "user_id", u.ID, "other_user_id", other.UserID)
-		return nil
+		return other.UserID, nil
 	case !ent.IsNotFound(err):
-		return fmt.Errorf("finding unionid: %w", err)
+		return 0, fmt.Errorf("finding unionid: %w", err)
 	}
 	un, err := tx.UnionID.Create().SetUnionid(unionID).SetUserID(u.ID).SetCreatedAt(s.now().UTC()).Save(ctx)
 	if err != nil {
-		return fmt.Errorf("attaching unionid: %w", err)
+		return 0, fmt.Errorf("attaching unionid: %w", err)
 	}
 	u.Edges.SetUnionID(un)
-	return nil
+	return 0, nil
 }
 
 // retryable reports whether a failed binding transaction may succeed when

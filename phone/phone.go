@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/wxid/wxid/apperr"
+	"github.com/wxid/wxid/audit"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/ent/user"
 	"github.com/wxid/wxid/sealer"
@@ -283,10 +284,15 @@ func fits(p wechat.PhoneInfo) bool {
 	return p.PhoneNumber != "" && len(p.PhoneNumber) <= 32 && len(p.PurePhoneNumber) <= 32 && len(p.CountryCode) <= 8
 }
 
-// store writes the number on the caller's user, unless it is disabled.
+// store writes the number on the caller's user, unless it is disabled, and
+// records PHONE_VERIFIED in the same transaction.
 func (s *Service) store(ctx context.Context, caller session.Info, p wechat.PhoneInfo) (*ent.User, error) {
 	now := s.now().UTC()
-	u, err := s.db.User.UpdateOneID(caller.UserID).
+	tx, err := s.db.Tx(ctx)
+	if err != nil {
+		return nil, apperr.Internal(fmt.Errorf("starting transaction: %w", err))
+	}
+	u, err := tx.User.UpdateOneID(caller.UserID).
 		Where(user.Disabled(false)).
 		SetPhoneNumber(p.PhoneNumber).
 		SetPurePhoneNumber(p.PurePhoneNumber).
@@ -294,13 +300,21 @@ func (s *Service) store(ctx context.Context, caller session.Info, p wechat.Phone
 		SetPhoneVerifiedAt(now).
 		SetUpdatedAt(now).
 		Save(ctx)
+	if err == nil {
+		err = audit.Record(ctx, tx, audit.Event{Kind: audit.PhoneVerified, At: now, UserID: caller.UserID, Actor: audit.UserActor(caller.UserID)})
+	}
+	if err != nil {
+		err = errors.Join(err, tx.Rollback())
+	} else if err = tx.Commit(); err != nil {
+		err = fmt.Errorf("committing: %w", err)
+	}
 	switch {
 	case ent.IsNotFound(err):
 		return nil, apperr.Unauthenticated("the skey's user no longer exists or is disabled")
 	case err != nil:
 		return nil, apperr.Internal(fmt.Errorf("storing phone number: %w", err))
 	}
-	return u, nil
+	return u.Unwrap(), nil
 }
 
 func decryptFailed(cause error) error {

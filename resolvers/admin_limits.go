@@ -11,6 +11,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/wxid/wxid/audit"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/graph"
 	"github.com/wxid/wxid/users"
@@ -40,6 +41,9 @@ const ActiveSessionsCost = 100
 func SetAdminComplexity(c *graph.ComplexityRoot) {
 	c.Query.Users = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.UserOrder, _ *ent.UserWhereInput) int {
 		return times(users.PageSize(first, last), child)
+	}
+	c.Query.AuditEvents = func(child int, _ *entgql.Cursor[int], first *int, _ *entgql.Cursor[int], last *int, _ *ent.AuditEventOrder, _ *ent.AuditEventWhereInput) int {
+		return times(audit.PageSize(first, last), child)
 	}
 	c.Query.Nodes = func(child int, ids []int) int {
 		return times(min(len(ids), MaxPageSize), child)

@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"entgo.io/contrib/entgql"
+	"github.com/wxid/wxid/audit"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/graph"
 	"github.com/wxid/wxid/users"
@@ -26,12 +27,18 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 	return r.Accounts.Nodes(ctx, ids, userEdges(ctx))
 }
 
+func (r *queryResolver) AuditEvents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) (*ent.AuditEventConnection, error) {
+	return r.Audit.List(ctx, audit.Page{After: after, Before: before, First: first, Last: last, OrderBy: orderBy, Where: where})
+}
+
 func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error) {
 	page := users.Page{After: after, Before: before, First: first, Last: last, OrderBy: orderBy, Where: where}
 	return r.Accounts.List(ctx, page, connectionWant(ctx))
 }
 
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
+
+func (r *Resolver) Session() graph.SessionResolver { return &sessionResolver{r} }
 
 func (r *Resolver) User() graph.UserResolver { return &userResolver{r} }
 
@@ -41,6 +48,7 @@ func (r *Resolver) UserWhereInput() graph.UserWhereInputResolver { return &userW
 
 type (
 	queryResolver          struct{ *Resolver }
+	sessionResolver        struct{ *Resolver }
 	userResolver           struct{ *Resolver }
 	userConnectionResolver struct{ *Resolver }
 	userWhereInputResolver struct{ *Resolver }

@@ -4,8 +4,10 @@
 package resolvers
 
 import (
+	"github.com/wxid/wxid/audit"
 	"github.com/wxid/wxid/identity"
 	"github.com/wxid/wxid/phone"
+	"github.com/wxid/wxid/profile"
 	"github.com/wxid/wxid/session"
 	"github.com/wxid/wxid/users"
 )
@@ -21,4 +23,8 @@ type Resolver struct {
 	Sessions *session.Manager
 	// Phone verifies and stores phone numbers.
 	Phone *phone.Service
+	// Audit reads the audit trail.
+	Audit *audit.Service
+	// Profile changes nicknames and avatars.
+	Profile *profile.Service
 }

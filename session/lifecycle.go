@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wxid/wxid/audit"
 	"github.com/wxid/wxid/ent"
 )
 
@@ -121,7 +122,8 @@ func (m *Manager) publishRotation(ctx context.Context, oldHash string, rot rotat
 }
 
 // Revoke ends the login an skey belongs to: the skey itself and every skey
-// rotated from or into it. It returns ErrInvalid when the skey is not live.
+// rotated from or into it, recording a LOGOUT audit event in the same
+// transaction. It returns ErrInvalid when the skey is not live.
 func (m *Manager) Revoke(ctx context.Context, skey string) error {
 	info, err := m.Resolve(ctx, skey)
 	if err != nil {
@@ -131,7 +133,14 @@ func (m *Manager) Revoke(ctx context.Context, skey string) error {
 	if err != nil {
 		return err
 	}
-	rev, err := m.store.RevokeFamily(ctx, r.Family, m.now())
+	var rev Revoked
+	err = m.store.Transact(ctx, func(st *Store) error {
+		now := m.now()
+		if rev, err = st.RevokeFamily(ctx, r.Family, now); err != nil || rev.N == 0 {
+			return err
+		}
+		return audit.Record(ctx, st.Tx(), audit.Event{Kind: audit.Logout, At: now, UserID: r.UserID, Actor: audit.UserActor(r.UserID), Count: audit.Count(rev.N)})
+	})
 	if err != nil {
 		return err
 	}
@@ -143,7 +152,8 @@ func (m *Manager) Revoke(ctx context.Context, skey string) error {
 }
 
 // RevokeUser ends every live session of a user and returns how many it
-// ended.
+// ended. It records no audit event: callers that must record one use
+// RevokeUserTx.
 func (m *Manager) RevokeUser(ctx context.Context, userID int) (int, error) {
 	rev, err := m.store.RevokeUser(ctx, userID, m.now())
 	if err != nil {
@@ -152,6 +162,39 @@ func (m *Manager) RevokeUser(ctx context.Context, userID int) (int, error) {
 	m.buryRevoked(ctx, rev)
 	return rev.N, nil
 }
+
+// RevokeUserTx revokes every live session of a user inside tx, the caller's
+// transaction (which records the audit event). Call Bury with the result
+// once tx has committed, so that every instance refuses the skeys at once.
+func (m *Manager) RevokeUserTx(ctx context.Context, tx *ent.Tx, userID int) (Revoked, error) {
+	return m.store.in(tx).RevokeUser(ctx, userID, m.now())
+}
+
+// EraseUserTx ends every live session of a user inside tx and clears the
+// client IP and user agent of all of them: the sessions part of erasing a
+// user. The rows stay, revoked, until the purge deletes them an hour
+// later, so that the revocation feed tells every instance. Call Bury once
+// tx has committed.
+func (m *Manager) EraseUserTx(ctx context.Context, tx *ent.Tx, userID int) (Revoked, error) {
+	st := m.store.in(tx)
+	rev, err := st.RevokeUser(ctx, userID, m.now())
+	if err != nil {
+		return Revoked{}, err
+	}
+	return rev, st.ForgetClients(ctx, userID)
+}
+
+// RevokeSessionTx revokes the session id of userID (and every skey of its
+// login) inside tx; a session of another user, or a dead or unknown one,
+// revokes nothing (Revoked.N == 0). Call Bury once tx has committed.
+func (m *Manager) RevokeSessionTx(ctx context.Context, tx *ent.Tx, userID, id int) (Revoked, error) {
+	return m.store.in(tx).RevokeSession(ctx, userID, id, m.now())
+}
+
+// Bury tells the cache about sessions a committed transaction revoked
+// (RevokeUserTx, RevokeSessionTx): tombstones here, and the revocation
+// feed on every other instance.
+func (m *Manager) Bury(ctx context.Context, rev Revoked) { m.buryRevoked(ctx, rev) }
 
 // buryRevoked buries the cache entries of what a revocation ended.
 func (m *Manager) buryRevoked(ctx context.Context, rev Revoked) {
@@ -172,6 +215,12 @@ func (m *Manager) Active(ctx context.Context, userID int) ([]*ent.Session, error
 // page of users.
 func (m *Manager) ActiveOf(ctx context.Context, userIDs []int) (map[int][]*ent.Session, error) {
 	return m.store.ActiveOf(ctx, userIDs, m.now())
+}
+
+// OfUserTx lists every stored session of a user inside tx, live or not,
+// oldest first: what an export of the user's data shows.
+func (m *Manager) OfUserTx(ctx context.Context, tx *ent.Tx, userID int) ([]*ent.Session, error) {
+	return m.store.in(tx).OfUser(ctx, userID)
 }
 
 // Sessions returns the sessions with the row IDs ids that exist, in no

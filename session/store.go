@@ -105,6 +105,7 @@ type Revoked struct {
 // transaction. It is safe for concurrent use.
 type Store struct {
 	db       *ent.Client
+	tx       *ent.Tx // the transaction the Store runs in; nil outside one
 	rowLocks bool
 }
 
@@ -117,7 +118,12 @@ func NewStore(db *ent.Client, rowLocks bool) *Store {
 }
 
 // in is the Store inside a caller's transaction tx.
-func (s *Store) in(tx *ent.Tx) *Store { return &Store{db: tx.Client(), rowLocks: s.rowLocks} }
+func (s *Store) in(tx *ent.Tx) *Store { return &Store{db: tx.Client(), tx: tx, rowLocks: s.rowLocks} }
+
+// Tx is the transaction a Store from Transact runs in, for writes of
+// other packages that must commit with it (an audit event); nil outside a
+// transaction.
+func (s *Store) Tx() *ent.Tx { return s.tx }
 
 // Create inserts r, a new session issued to meta's client, and sets r.ID.
 func (s *Store) Create(ctx context.Context, r *Record, meta ClientMeta) error {
@@ -226,6 +232,37 @@ func (s *Store) RevokeFamily(ctx context.Context, family string, now time.Time) 
 	return s.revokeWhere(ctx, entsession.Family(family), now)
 }
 
+// RevokeSession revokes the session id of userID, with every session of
+// its login (family), when it is live at now. A session of another user
+// revokes nothing, exactly as an unknown ID.
+func (s *Store) RevokeSession(ctx context.Context, userID, id int, now time.Time) (Revoked, error) {
+	row, err := s.db.Session.Query().
+		Where(entsession.ID(id), entsession.UserID(userID), live(now)).
+		Select(entsession.FieldFamily).
+		Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return Revoked{}, nil
+	case err != nil:
+		return Revoked{}, fmt.Errorf("reading session: %w", err)
+	}
+	return s.revokeWhere(ctx, entsession.And(entsession.Family(row.Family), entsession.UserID(userID)), now)
+}
+
+// ForgetClients clears the client IP and user agent of every session of a
+// user, live or not.
+func (s *Store) ForgetClients(ctx context.Context, userID int) error {
+	err := s.db.Session.Update().
+		Where(entsession.UserID(userID)).
+		ClearClientIP().
+		ClearUserAgent().
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("forgetting sessions' clients: %w", err)
+	}
+	return nil
+}
+
 // RevokeUser revokes every session of a user that is live at now.
 func (s *Store) RevokeUser(ctx context.Context, userID int, now time.Time) (Revoked, error) {
 	return s.revokeWhere(ctx, entsession.UserID(userID), now)
@@ -293,6 +330,19 @@ func (s *Store) ActiveOf(ctx context.Context, userIDs []int, now time.Time) (map
 		out[r.UserID] = append(out[r.UserID], r)
 	}
 	return out, nil
+}
+
+// OfUser lists every session of a user still stored, live or not, oldest
+// first.
+func (s *Store) OfUser(ctx context.Context, userID int) ([]*ent.Session, error) {
+	rows, err := s.db.Session.Query().
+		Where(entsession.UserID(userID)).
+		Order(ent.Asc(entsession.FieldCreatedAt), ent.Asc(entsession.FieldID)).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing sessions: %w", err)
+	}
+	return rows, nil
 }
 
 // Revocation is one revoked session, as the revocation feed reads it.

@@ -6,12 +6,13 @@ import (
 
 	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/ent"
+	"github.com/wxid/wxid/ent/auditevent"
 	"github.com/wxid/wxid/ent/user"
 )
 
 // Nodes resolves the Relay node IDs ids, in their order: users (with the
-// edges e names, one query per edge) and sessions; nil for an ID that
-// names neither. It refuses more than MaxPageSize IDs.
+// edges e names, one query per edge), sessions and audit events; nil for
+// an ID that names none of them. It refuses more than MaxPageSize IDs.
 func (s *Service) Nodes(ctx context.Context, ids []int, e Edges) ([]ent.Noder, error) {
 	if len(ids) > MaxPageSize {
 		return nil, apperr.BadInput("ids must list at most %d IDs", MaxPageSize)
@@ -32,9 +33,11 @@ func (s *Service) Nodes(ctx context.Context, ids []int, e Edges) ([]ent.Noder, e
 	return out, nil
 }
 
-// nodes reads the users among ids, then the sessions among the rest.
+// nodes reads the users among ids, then the sessions among the rest, then
+// the audit events among what is left.
 func (s *Service) nodes(ctx context.Context, ids []int, e Edges) (map[int]ent.Noder, error) {
-	users, err := e.with(s.db.User.Query().Where(user.IDIn(ids...))).All(ctx)
+	// A merged user's ID no longer resolves.
+	users, err := e.with(s.db.User.Query().Where(user.IDIn(ids...), user.MergedIntoIDIsNil())).All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loading user nodes: %w", err)
 	}
@@ -62,6 +65,22 @@ func (s *Service) nodes(ctx context.Context, ids []int, e Edges) (map[int]ent.No
 	}
 	for _, r := range sessions {
 		found[r.ID] = r
+	}
+	rest = rest[:0:0]
+	for _, id := range ids {
+		if _, ok := found[id]; !ok {
+			rest = append(rest, id)
+		}
+	}
+	if len(rest) == 0 {
+		return found, nil
+	}
+	events, err := s.db.AuditEvent.Query().Where(auditevent.IDIn(rest...)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading audit event nodes: %w", err)
+	}
+	for _, e := range events {
+		found[e.ID] = e
 	}
 	return found, nil
 }

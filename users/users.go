@@ -11,21 +11,38 @@ package users
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/wxid/wxid/apperr"
+	"github.com/wxid/wxid/audit"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/ent/unionid"
 	"github.com/wxid/wxid/ent/user"
+	"github.com/wxid/wxid/session"
 )
 
 // Sessions is the part of the session manager the users service needs;
 // *session.Manager implements it.
 type Sessions interface {
-	// RevokeUser ends every live session of a user and returns how many.
-	RevokeUser(ctx context.Context, userID int) (int, error)
+	// RevokeUserTx revokes every live session of a user inside tx.
+	RevokeUserTx(ctx context.Context, tx *ent.Tx, userID int) (session.Revoked, error)
+	// RevokeSessionTx revokes one live session of a user (and its
+	// login's other skeys) inside tx.
+	RevokeSessionTx(ctx context.Context, tx *ent.Tx, userID, id int) (session.Revoked, error)
+	// EraseUserTx revokes every live session of a user inside tx and
+	// clears the client IP and user agent of all of them.
+	EraseUserTx(ctx context.Context, tx *ent.Tx, userID int) (session.Revoked, error)
+	// OfUserTx lists every stored session of a user inside tx.
+	OfUserTx(ctx context.Context, tx *ent.Tx, userID int) ([]*ent.Session, error)
+	// Bury makes what a committed transaction revoked known to every
+	// instance.
+	Bury(ctx context.Context, rev session.Revoked)
 	// Sessions returns the sessions with the row IDs ids that exist.
 	Sessions(ctx context.Context, ids []int) ([]*ent.Session, error)
 	// Active returns a user's sessions that still work, newest first.
@@ -40,12 +57,19 @@ type Service struct {
 	db       *ent.Client
 	sessions Sessions
 	log      *slog.Logger
+	now      func() time.Time
+	rowLocks bool
 }
 
 // Options configure a Service.
 type Options struct {
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	// Now is the clock of audit events; nil means time.Now.
+	Now func() time.Time
+	// RowLocks runs writing transactions at READ COMMITTED with row locks
+	// (MySQL), in the lock order of package identity.
+	RowLocks bool
 }
 
 // NewService returns a users service over the database; sessions ends the
@@ -54,7 +78,10 @@ func NewService(db *ent.Client, sessions Sessions, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Service{db: db, sessions: sessions, log: o.Logger}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Service{db: db, sessions: sessions, log: o.Logger, now: o.Now, rowLocks: o.RowLocks}
 }
 
 // Edges says which edges of a User a caller reads, so that they are loaded
@@ -152,38 +179,112 @@ func (s *Service) OpenIDs(ctx context.Context, u *ent.User) ([]*ent.OpenID, erro
 	return ids, nil
 }
 
-// SetDisabled disables or re-enables a user. Disabling also revokes every
-// session of the user, so its skeys stop working at once.
+// SetDisabled disables or re-enables a user, recording USER_DISABLED or
+// USER_ENABLED. Disabling also revokes every session of the user, so its
+// skeys stop working at once.
 func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) (*ent.User, error) {
-	u, err := s.db.User.UpdateOneID(userID).SetDisabled(disabled).Save(ctx)
+	var (
+		u   *ent.User
+		rev session.Revoked
+	)
+	err := s.transact(ctx, func(tx *ent.Tx) error {
+		var err error
+		// An erased user stays disabled: it is NOT_FOUND here.
+		if u, err = tx.User.UpdateOneID(userID).Where(user.ErasedAtIsNil()).SetDisabled(disabled).Save(ctx); err != nil {
+			return err
+		}
+		ev := audit.Event{Kind: audit.UserEnabled, At: s.now(), UserID: userID}
+		if disabled {
+			if rev, err = s.sessions.RevokeUserTx(ctx, tx, userID); err != nil {
+				return err
+			}
+			ev.Kind, ev.Count = audit.UserDisabled, audit.Count(rev.N)
+		}
+		return audit.Record(ctx, tx, ev)
+	})
 	switch {
 	case ent.IsNotFound(err):
 		return nil, apperr.NotFound("user not found")
 	case err != nil:
 		return nil, apperr.Internal(fmt.Errorf("updating user: %w", err))
 	}
-	if disabled {
-		if _, err := s.sessions.RevokeUser(ctx, userID); err != nil {
-			return nil, apperr.Internal(err)
-		}
-	}
+	s.sessions.Bury(ctx, rev)
 	s.log.InfoContext(ctx, "user disabled flag changed", "user_id", userID, "disabled", disabled)
-	return u, nil
+	return u.Unwrap(), nil
 }
 
-// RevokeSessions ends every live session of a user and returns how many
-// it ended; NOT_FOUND for an unknown user.
+// RevokeSessions ends every live session of a user, recording
+// SESSION_REVOKED, and returns how many it ended; NOT_FOUND for an unknown
+// user.
 func (s *Service) RevokeSessions(ctx context.Context, userID int) (int, error) {
-	exists, err := s.db.User.Query().Where(user.ID(userID)).Exist(ctx)
+	var rev session.Revoked
+	err := s.transact(ctx, func(tx *ent.Tx) error {
+		exists, err := tx.User.Query().Where(user.ID(userID)).Exist(ctx)
+		switch {
+		case err != nil:
+			return fmt.Errorf("reading user: %w", err)
+		case !exists:
+			return errNoUser
+		}
+		if rev, err = s.sessions.RevokeUserTx(ctx, tx, userID); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{Kind: audit.SessionRevoked, At: s.now(), UserID: userID, Count: audit.Count(rev.N)})
+	})
 	switch {
-	case err != nil:
-		return 0, apperr.Internal(fmt.Errorf("reading user: %w", err))
-	case !exists:
+	case errors.Is(err, errNoUser):
 		return 0, apperr.NotFound("user not found")
-	}
-	n, err := s.sessions.RevokeUser(ctx, userID)
-	if err != nil {
+	case err != nil:
 		return 0, apperr.Internal(err)
 	}
-	return n, nil
+	s.sessions.Bury(ctx, rev)
+	return rev.N, nil
+}
+
+// errNoUser rolls back a transaction about a user that does not exist.
+var errNoUser = errors.New("user not found")
+
+// transactAttempts bounds how often transact runs a transaction that a
+// deadlock or lock-wait timeout rolled back.
+const transactAttempts = 5
+
+// transact runs fn in one transaction, committing when it returns nil. A
+// transaction InnoDB rolls back as a deadlock victim or after a lock wait
+// timeout runs again: admin writes lock a user's rows in the order logins
+// do, but a refresh racing them can still close a cycle through its
+// session row.
+func (s *Service) transact(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.transactOnce(ctx, fn)
+		if err == nil || attempt == transactAttempts || !lockConflict(err) || ctx.Err() != nil {
+			return err
+		}
+		s.log.DebugContext(ctx, "transaction lost a lock conflict; retrying", "attempt", attempt, "err", err)
+	}
+}
+
+func (s *Service) transactOnce(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, session.TxOptions(s.rowLocks))
+	if err != nil {
+		return fmt.Errorf("starting transaction: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
+
+// lockConflict reports a MySQL deadlock (1213) or lock wait timeout (1205).
+func lockConflict(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }

@@ -198,6 +198,60 @@ func (c *Client) GetUserPhoneNumber(ctx context.Context, accessToken, code strin
 	return out.PhoneInfo.info(), nil
 }
 
+// Verdicts of MsgSecCheck.
+const (
+	// SuggestPass: nothing objectionable found.
+	SuggestPass = "pass"
+	// SuggestReview: possibly objectionable; WeChat leaves the decision to
+	// the app.
+	SuggestReview = "review"
+	// SuggestRisky: objectionable; the app must not publish it.
+	SuggestRisky = "risky"
+)
+
+// SecCheck is msg_sec_check's verdict on a text.
+type SecCheck struct {
+	// Suggest is SuggestPass, SuggestReview or SuggestRisky.
+	Suggest string
+	// Label classifies the content: 100 normal, 20001 and up the classes of
+	// objectionable content.
+	Label int
+}
+
+// MsgSecCheck runs WeChat's content security check (version 2) on text a
+// user wrote (POST wxa/msg_sec_check): scene 1 profile (nickname), 2
+// comment, 3 forum, 4 social log; openID is the writer's, who must have
+// used the mini-program within the last two hours (else errcode 61010, an
+// ErrUpstream).
+func (c *Client) MsgSecCheck(ctx context.Context, accessToken, openID string, scene int, content string) (SecCheck, error) {
+	const api = "msg_sec_check"
+	if accessToken == "" {
+		return SecCheck{}, localError(api, "empty access token", ErrInvalidToken)
+	}
+	body, err := json.Marshal(map[string]any{"content": content, "version": 2, "scene": scene, "openid": openID})
+	if err != nil {
+		return SecCheck{}, localError(api, "encoding request", ErrUpstream)
+	}
+	var out struct {
+		Result *struct {
+			Suggest string `json:"suggest"`
+			Label   int    `json:"label"`
+		} `json:"result"`
+	}
+	err = c.call(ctx, request{
+		api: api, method: http.MethodPost, path: "wxa/msg_sec_check",
+		query: url.Values{"access_token": {accessToken}}, body: body, out: &out,
+		check: func() bool {
+			return out.Result != nil && (out.Result.Suggest == SuggestPass || out.Result.Suggest == SuggestReview || out.Result.Suggest == SuggestRisky)
+		},
+		secrets: []string{accessToken},
+	})
+	if err != nil {
+		return SecCheck{}, err
+	}
+	return SecCheck{Suggest: out.Result.Suggest, Label: out.Result.Label}, nil
+}
+
 // ValidSessionKey reports whether k looks like a WeChat session_key: 24
 // characters of standard padded base64 encoding 16 bytes.
 func ValidSessionKey(k string) bool {

@@ -9,6 +9,41 @@ import (
 )
 
 var (
+	// AuditEventsColumns holds the columns for the "audit_events" table.
+	AuditEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"LOGIN", "LOGOUT", "SESSION_REVOKED", "PHONE_VERIFIED", "PROFILE_UPDATED", "USER_DISABLED", "USER_ENABLED", "USER_ERASED", "ACCOUNT_DELETED", "USERS_MERGED", "DATA_EXPORTED"}},
+		{Name: "at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeInt, Nullable: true},
+		{Name: "actor", Type: field.TypeString, Size: 80},
+		{Name: "client_ip", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "new_user", Type: field.TypeBool, Default: false},
+		{Name: "other_user_id", Type: field.TypeInt, Nullable: true},
+		{Name: "count", Type: field.TypeInt, Nullable: true},
+	}
+	// AuditEventsTable holds the schema information for the "audit_events" table.
+	AuditEventsTable = &schema.Table{
+		Name:       "audit_events",
+		Columns:    AuditEventsColumns,
+		PrimaryKey: []*schema.Column{AuditEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "auditevent_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[2]},
+			},
+			{
+				Name:    "auditevent_user_id_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[3], AuditEventsColumns[2]},
+			},
+			{
+				Name:    "auditevent_kind_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[1], AuditEventsColumns[2]},
+			},
+		},
+	}
 	// OpenIdsColumns holds the columns for the "open_ids" table.
 	OpenIdsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -138,10 +173,14 @@ var (
 		{Name: "country_code", Type: field.TypeString, Nullable: true, Size: 8},
 		{Name: "phone_suffix", Type: field.TypeString, Nullable: true, Size: 8},
 		{Name: "phone_verified_at", Type: field.TypeTime, Nullable: true},
+		{Name: "nickname", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "avatar_url", Type: field.TypeString, Nullable: true, Size: 1024},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
 		{Name: "disabled", Type: field.TypeBool, Default: false},
+		{Name: "merged_into_id", Type: field.TypeInt, Nullable: true},
+		{Name: "erased_at", Type: field.TypeTime, Nullable: true},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{
@@ -167,22 +206,23 @@ var (
 			{
 				Name:    "user_disabled",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[9]},
+				Columns: []*schema.Column{UsersColumns[11]},
 			},
 			{
 				Name:    "user_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[6]},
+				Columns: []*schema.Column{UsersColumns[8]},
 			},
 			{
 				Name:    "user_last_login_at",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[8]},
+				Columns: []*schema.Column{UsersColumns[10]},
 			},
 		},
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		AuditEventsTable,
 		OpenIdsTable,
 		SessionsTable,
 		UnionIdsTable,
@@ -191,6 +231,9 @@ var (
 )
 
 func init() {
+	AuditEventsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(17179869184),
+	}
 	OpenIdsTable.ForeignKeys[0].RefTable = UsersTable
 	OpenIdsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(0),

@@ -23,7 +23,8 @@ func (OpenID) Fields() []ent.Field {
 		field.String("appid").
 			NotEmpty().MaxLen(64).Immutable(),
 		field.String("openid").
-			NotEmpty().MaxLen(128).Immutable(),
+			NotEmpty().MaxLen(128).
+			Comment(`Never changes, except that erasing the user replaces it with "erased:<id>".`),
 		field.Bytes("session_key").
 			Optional().Sensitive().MaxLen(256).
 			Comment("WeChat's session_key, AES-256-GCM sealed with WXID_SECRET_KEY.").

@@ -34,6 +34,14 @@ func (User) Fields() []ent.Field {
 		field.Time("phone_verified_at").
 			Optional().Nillable().
 			Comment("When WeChat last vouched for the phone number."),
+		field.String("nickname").
+			Optional().Nillable().MaxLen(128).
+			Comment("The name the user chose (updateProfile), checked by WeChat's content security.").
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		field.String("avatar_url").
+			Optional().Nillable().MaxLen(1024).
+			Comment("The user's avatar: an https URL (updateProfile).").
+			Annotations(entgql.Skip(entgql.SkipWhereInput, entgql.SkipType)),
 		field.Time("created_at").
 			Default(now).Immutable().
 			Annotations(entgql.OrderField("CREATED_AT")),
@@ -45,6 +53,14 @@ func (User) Fields() []ent.Field {
 		field.Bool("disabled").
 			Default(false).
 			Comment("A disabled user cannot log in and its sessions are refused."),
+		field.Int("merged_into_id").
+			Optional().Nillable().
+			Comment("The user this one was merged into (mergeUsers); its ID no longer resolves.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Time("erased_at").
+			Optional().Nillable().
+			Comment("When the user was erased (deleteMyAccount, eraseUser): the row stays, disabled and empty, so that its revoked sessions reach every instance.").
+			Annotations(entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField), entgql.Directives(adminDirective)),
 	}
 }
 

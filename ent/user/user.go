@@ -24,6 +24,10 @@ const (
 	FieldPhoneSuffix = "phone_suffix"
 	// FieldPhoneVerifiedAt holds the string denoting the phone_verified_at field in the database.
 	FieldPhoneVerifiedAt = "phone_verified_at"
+	// FieldNickname holds the string denoting the nickname field in the database.
+	FieldNickname = "nickname"
+	// FieldAvatarURL holds the string denoting the avatar_url field in the database.
+	FieldAvatarURL = "avatar_url"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldUpdatedAt holds the string denoting the updated_at field in the database.
@@ -32,6 +36,10 @@ const (
 	FieldLastLoginAt = "last_login_at"
 	// FieldDisabled holds the string denoting the disabled field in the database.
 	FieldDisabled = "disabled"
+	// FieldMergedIntoID holds the string denoting the merged_into_id field in the database.
+	FieldMergedIntoID = "merged_into_id"
+	// FieldErasedAt holds the string denoting the erased_at field in the database.
+	FieldErasedAt = "erased_at"
 	// EdgeUnionID holds the string denoting the union_id edge name in mutations.
 	EdgeUnionID = "union_id"
 	// EdgeOpenIds holds the string denoting the open_ids edge name in mutations.
@@ -71,10 +79,14 @@ var Columns = []string{
 	FieldCountryCode,
 	FieldPhoneSuffix,
 	FieldPhoneVerifiedAt,
+	FieldNickname,
+	FieldAvatarURL,
 	FieldCreatedAt,
 	FieldUpdatedAt,
 	FieldLastLoginAt,
 	FieldDisabled,
+	FieldMergedIntoID,
+	FieldErasedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -96,6 +108,10 @@ var (
 	CountryCodeValidator func(string) error
 	// PhoneSuffixValidator is a validator for the "phone_suffix" field. It is called by the builders before save.
 	PhoneSuffixValidator func(string) error
+	// NicknameValidator is a validator for the "nickname" field. It is called by the builders before save.
+	NicknameValidator func(string) error
+	// AvatarURLValidator is a validator for the "avatar_url" field. It is called by the builders before save.
+	AvatarURLValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
@@ -139,6 +155,16 @@ func ByPhoneVerifiedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPhoneVerifiedAt, opts...).ToFunc()
 }
 
+// ByNickname orders the results by the nickname field.
+func ByNickname(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldNickname, opts...).ToFunc()
+}
+
+// ByAvatarURL orders the results by the avatar_url field.
+func ByAvatarURL(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAvatarURL, opts...).ToFunc()
+}
+
 // ByCreatedAt orders the results by the created_at field.
 func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
@@ -157,6 +183,16 @@ func ByLastLoginAt(opts ...sql.OrderTermOption) OrderOption {
 // ByDisabled orders the results by the disabled field.
 func ByDisabled(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDisabled, opts...).ToFunc()
+}
+
+// ByMergedIntoID orders the results by the merged_into_id field.
+func ByMergedIntoID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMergedIntoID, opts...).ToFunc()
+}
+
+// ByErasedAt orders the results by the erased_at field.
+func ByErasedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldErasedAt, opts...).ToFunc()
 }
 
 // ByUnionIDField orders the results by union_id field.

@@ -55,3 +55,15 @@ type RefreshSessionPayload struct {
 	// When the new skey stops working unless refreshed again.
 	ExpiresAt time.Time `json:"expiresAt"`
 }
+
+// A change to the caller's profile. A field left out (or null) stays as it is;
+// an empty string clears it.
+type UpdateProfileInput struct {
+	// From the mini-program's nickname input (`<input type="nickname">`): 1 to 32
+	// characters after trimming surrounding spaces, no control, format (except the
+	// zero-width joiner of emoji), private-use or line-separator characters.
+	// WeChat's content security check (msgSecCheck) must not find it risky.
+	Nickname *string `json:"nickname,omitempty"`
+	// An https URL of at most 1024 bytes, without user name or password.
+	AvatarURL *string `json:"avatarUrl,omitempty"`
+}

@@ -57,7 +57,13 @@ const (
 	APIGetUserPhoneNumber  = "getuserphonenumber"
 	APICheckSession        = "checksession"
 	APIResetUserSessionKey = "resetusersessionkey"
+	APIMsgSecCheck         = "msg_sec_check"
 )
+
+// MsgSecCheckWindow is how recently a user must have used the mini-program
+// (a jscode2session of theirs) for msg_sec_check to accept their openid;
+// older, it answers 61010.
+const MsgSecCheckWindow = 2 * time.Hour
 
 // Server is the stand-in. Its zero value is not usable; call New. It is
 // safe for concurrent use.
@@ -78,6 +84,8 @@ type Server struct {
 	faults          map[string][]*Fault
 	counts          map[string]int
 	countryAsNumber bool
+	lastSeen        map[person]time.Time // newest jscode2session per person
+	verdicts        map[string]string    // word -> "risky" or "review"
 }
 
 type person struct{ appID, user string }
@@ -143,6 +151,8 @@ func New(opts ...Option) *Server {
 		tokens:     map[string]*token{},
 		faults:     map[string][]*Fault{},
 		counts:     map[string]int{},
+		lastSeen:   map[person]time.Time{},
+		verdicts:   map[string]string{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -315,8 +325,8 @@ func (s *Server) Count(api string) int {
 }
 
 // Handler serves the WeChat API paths: /sns/jscode2session, /cgi-bin/token,
-// /cgi-bin/stable_token, /wxa/business/getuserphonenumber, /wxa/checksession
-// and /wxa/resetusersessionkey.
+// /cgi-bin/stable_token, /wxa/business/getuserphonenumber, /wxa/checksession,
+// /wxa/resetusersessionkey and /wxa/msg_sec_check.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/sns/jscode2session", s.serve(APICode2Session, s.code2Session))
@@ -325,6 +335,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/wxa/business/getuserphonenumber", s.serve(APIGetUserPhoneNumber, s.getUserPhoneNumber))
 	mux.HandleFunc("/wxa/checksession", s.serve(APICheckSession, s.checkSession))
 	mux.HandleFunc("/wxa/resetusersessionkey", s.serve(APIResetUserSessionKey, s.resetUserSessionKey))
+	mux.HandleFunc("/wxa/msg_sec_check", s.serve(APIMsgSecCheck, s.msgSecCheck))
 	return mux
 }
 
@@ -442,6 +453,7 @@ func (s *Server) code2Session(r *http.Request, _ []byte) answer {
 	c.used = true
 	key := newSessionKey()
 	s.keys[c.who] = key
+	s.lastSeen[c.who] = now
 	out := answer{"session_key": key, "openid": s.remember(c.who)}
 	if u := s.unionID(c.who.appID, c.who.user); u != "" {
 		out["unionid"] = u
@@ -597,6 +609,51 @@ func (s *Server) getUserPhoneNumber(r *http.Request, body []byte) answer {
 	c.used = true
 	info := s.phonePayload(appID, c.phone, c.country)
 	return answer{"errcode": 0, "errmsg": "ok", "phone_info": info}
+}
+
+// SetVerdict makes msg_sec_check answer suggest ("risky" or "review") for
+// any content containing word; "pass" removes the word. Everything else
+// passes.
+func (s *Server) SetVerdict(word, suggest string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if suggest == "pass" {
+		delete(s.verdicts, word)
+		return
+	}
+	s.verdicts[word] = suggest
+}
+
+// msgSecCheck is wxa/msg_sec_check version 2: the content's verdict for a
+// user who used the app within MsgSecCheckWindow.
+func (s *Server) msgSecCheck(r *http.Request, body []byte) answer {
+	appID, e := s.checkToken(r.URL.Query().Get("access_token"))
+	if e != nil {
+		return e
+	}
+	var req struct {
+		Content string `json:"content"`
+		Version int    `json:"version"`
+		Scene   int    `json:"scene"`
+		OpenID  string `json:"openid"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.Version != 2 || req.Scene < 1 || req.Scene > 4 || req.Content == "" || req.OpenID == "" {
+		return errAnswer(47001, "data format error")
+	}
+	who, ok := s.byOpenID[appID+"\x00"+req.OpenID]
+	if !ok || s.now().Sub(s.lastSeen[who]) > MsgSecCheckWindow {
+		return errAnswer(61010, "user access expired")
+	}
+	suggest, label := "pass", 100
+	for word, v := range s.verdicts {
+		if strings.Contains(req.Content, word) && (suggest == "pass" || v == "risky") {
+			suggest, label = v, 20001
+		}
+	}
+	return answer{"errcode": 0, "errmsg": "ok", "trace_id": rid(),
+		"result": answer{"suggest": suggest, "label": label},
+		"detail": []answer{{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label, "prob": 90}},
+	}
 }
 
 func (s *Server) checkSession(r *http.Request, _ []byte) answer {

@@ -511,3 +511,41 @@ func (f *fixture) tokenWorks(t *testing.T, token string) bool {
 	t.Helper()
 	return f.tokenErr(t, token) == 0
 }
+
+func TestMsgSecCheck(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	alice := f.login(t, app1, "alice")
+	tok, err := f.client.StableToken(ctx, wechat.App{AppID: app1, Secret: secret}, false)
+	require.NoError(t, err)
+	f.wx.SetVerdict("bad", wechat.SuggestRisky)
+	f.wx.SetVerdict("odd", wechat.SuggestReview)
+
+	for content, want := range map[string]string{"hello": "pass", "so bad": "risky", "odd one": "review", "odd and bad": "risky"} {
+		v, err := f.client.MsgSecCheck(ctx, tok.AccessToken, alice.OpenID, 1, content)
+		require.NoError(t, err, content)
+		require.Equal(t, want, v.Suggest, content)
+		require.Equal(t, want == "pass", v.Label == 100, content)
+	}
+	f.wx.SetVerdict("bad", "pass")
+	v, err := f.client.MsgSecCheck(ctx, tok.AccessToken, alice.OpenID, 1, "so bad")
+	require.NoError(t, err)
+	require.Equal(t, "pass", v.Suggest)
+
+	_, err = f.client.MsgSecCheck(ctx, tok.AccessToken, alice.OpenID, 9, "hello")
+	require.Equal(t, 47001, errcode(t, err), "bad scene")
+	_, err = f.client.MsgSecCheck(ctx, tok.AccessToken, "o-unknown", 1, "hello")
+	require.Equal(t, 61010, errcode(t, err), "an openid the app never saw")
+	_, err = f.client.MsgSecCheck(ctx, "not-a-token", alice.OpenID, 1, "hello")
+	require.ErrorIs(t, err, wechat.ErrInvalidToken)
+
+	// Two hours without a login: 61010 until the user logs in again.
+	f.clock.Advance(wechattest.MsgSecCheckWindow + time.Minute)
+	tok, err = f.client.StableToken(ctx, wechat.App{AppID: app1, Secret: secret}, false)
+	require.NoError(t, err)
+	_, err = f.client.MsgSecCheck(ctx, tok.AccessToken, alice.OpenID, 1, "hello")
+	require.Equal(t, 61010, errcode(t, err))
+	f.login(t, app1, "alice")
+	_, err = f.client.MsgSecCheck(ctx, tok.AccessToken, alice.OpenID, 1, "hello")
+	require.NoError(t, err)
+}

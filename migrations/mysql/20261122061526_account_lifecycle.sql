@@ -1,0 +1,4 @@
+-- Modify "users" table
+ALTER TABLE `users` ADD COLUMN `nickname` varchar(128) NULL, ADD COLUMN `avatar_url` varchar(1024) NULL, ADD COLUMN `merged_into_id` bigint NULL, ADD COLUMN `erased_at` timestamp NULL;
+-- Create "audit_events" table
+CREATE TABLE `audit_events` (`id` bigint NOT NULL AUTO_INCREMENT, `kind` enum('LOGIN','LOGOUT','SESSION_REVOKED','PHONE_VERIFIED','PROFILE_UPDATED','USER_DISABLED','USER_ENABLED','USER_ERASED','ACCOUNT_DELETED','USERS_MERGED','DATA_EXPORTED') NOT NULL, `at` timestamp NULL, `user_id` bigint NULL, `actor` varchar(80) NOT NULL, `client_ip` varchar(64) NULL, `new_user` bool NOT NULL DEFAULT 0, `other_user_id` bigint NULL, `count` bigint NULL, PRIMARY KEY (`id`), INDEX `auditevent_at` (`at`), INDEX `auditevent_kind_at` (`kind`, `at`), INDEX `auditevent_user_id_at` (`user_id`, `at`)) CHARSET utf8mb4 COLLATE utf8mb4_bin AUTO_INCREMENT 17179869184;
