@@ -121,12 +121,13 @@ func TestAuditTrail(t *testing.T) {
 		require.Len(t, userEvents(t, e, uid), 4)
 
 		// Admin actions name the token by its label, never the token.
-		live := e.Login(t, "", "alice")
+		before := e.Login(t, "", "alice")
 		e.Clock.Advance(time.Second)
 		r := e.Do(t, supportToken, `mutation($id: ID!) { disableUser(id: $id) { id } }`, map[string]any{"id": uid})
 		apptest.Must(t, r)
+		require.Equal(t, "UNAUTHENTICATED", e.Do(t, before.Skey, `{ me { id } }`, nil).Code(), "disabling ended the session")
 		apptest.Must(t, e.Do(t, apptest.AdminToken, `mutation($id: ID!) { enableUser(id: $id) { id } }`, map[string]any{"id": uid}))
-		live = e.Login(t, "", "alice")
+		live := e.Login(t, "", "alice")
 		var revoked struct{ RevokeUserSessions int }
 		e.Do(t, supportToken, `mutation($id: ID!) { revokeUserSessions(userId: $id) }`, map[string]any{"id": uid}).Decode(t, &revoked)
 		require.Equal(t, 1, revoked.RevokeUserSessions)
