@@ -32,6 +32,7 @@ const config: CodegenConfig = {
           ID: 'string',
           Time: 'string', // RFC 3339
           Cursor: 'string',
+          JSON: 'unknown', // exportMyData: an object, see the README's export format
         },
         avoidOptionals: { field: true, inputValue: false, object: false, defaultValue: false },
         skipTypename: true,

@@ -2,13 +2,25 @@ import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 import {
   DecryptPhoneNumberCodeDocument,
   DecryptPhoneNumberEncryptedDocument,
+  DeleteMyAccountDocument,
+  ExportMyDataDocument,
   LoginDocument,
   LogoutDocument,
+  LogoutEverywhereDocument,
   MeDocument,
+  MySessionsDocument,
   RefreshSessionDocument,
+  RevokeMySessionDocument,
+  UpdateProfileDocument,
   type DecryptPhoneNumberCodeMutation,
+  type DeleteMyAccountMutation,
+  type ExportMyDataQuery,
   type LoginMutation,
+  type LogoutEverywhereMutation,
   type MeQuery,
+  type MySessionsQuery,
+  type RevokeMySessionMutation,
+  type UpdateProfileMutation,
 } from './generated/graphql';
 import { WxidError, isWxidError, type GraphQLErrorEntry } from './errors';
 import { SESSION_ENDING_OPERATIONS, operationInfo, type OperationInfo } from './operation';
@@ -20,6 +32,13 @@ export type User = MeQuery['me'];
 export type LoginResult = LoginMutation['login'];
 /** What `bindPhoneNumber()` resolves to. */
 export type PhoneNumberResult = DecryptPhoneNumberCodeMutation['decryptPhoneNumber'];
+/** One of the caller's sessions (devices), as `mySessions()` lists them. */
+export type MySession = MySessionsQuery['mySessions'][number];
+/** A profile change: a field left out stays, "" clears it. */
+export interface ProfileChange {
+  nickname?: string | null;
+  avatarUrl?: string | null;
+}
 
 /** What the client keeps in storage. */
 export interface StoredSession {
@@ -117,6 +136,21 @@ export interface WxidClient {
   refresh(): Promise<StoredSession>;
   /** Revokes the skey on the server and forgets it. False when there was nothing to revoke. */
   logout(): Promise<boolean>;
+  /** The caller's live sessions (devices), newest first; `current` marks this one. */
+  mySessions(): Promise<MySession[]>;
+  /** Ends one of the caller's sessions; rejects with NOT_FOUND for an ID that is not one of them. */
+  revokeMySession(id: string): Promise<boolean>;
+  /** Ends every session of the caller, this one included, and forgets the skey; how many ended. */
+  logoutEverywhere(): Promise<number>;
+  /**
+   * Changes the nickname and avatar. BAD_USER_INPUT (with a message the page
+   * can show) for a nickname WeChat finds risky or that breaks the rules.
+   */
+  updateProfile(change: ProfileChange): Promise<User>;
+  /** Account cancellation: erases the caller on the server and forgets the skey. */
+  deleteMyAccount(): Promise<boolean>;
+  /** Everything wxid stores about the caller, as one JSON object. */
+  exportMyData(): Promise<unknown>;
   /**
    * Verifies the phone number of a getPhoneNumber button event and stores it
    * on the user. Prefers the event's `code`; with only `encryptedData` + `iv`
@@ -609,6 +643,14 @@ export function createClient(options: ClientOptions): WxidClient {
     me: async () => ((await request(MeDocument)) as MeQuery).me,
     refresh,
     logout,
+    mySessions: async () => ((await request(MySessionsDocument)) as MySessionsQuery).mySessions,
+    revokeMySession: async (id: string) =>
+      ((await request(RevokeMySessionDocument, { id })) as RevokeMySessionMutation).revokeMySession,
+    logoutEverywhere: async () => ((await request(LogoutEverywhereDocument)) as LogoutEverywhereMutation).logoutEverywhere,
+    updateProfile: async (change: ProfileChange) =>
+      ((await request(UpdateProfileDocument, change)) as UpdateProfileMutation).updateProfile,
+    deleteMyAccount: async () => ((await request(DeleteMyAccountDocument)) as DeleteMyAccountMutation).deleteMyAccount,
+    exportMyData: async () => ((await request(ExportMyDataDocument)) as ExportMyDataQuery).exportMyData,
     bindPhoneNumber,
     async onLaunch() {
       await launched();

@@ -14,7 +14,7 @@ export interface OperationInfo {
  * skey no longer works. The client never logs in to run them, and forgets the
  * stored session once they succeed or answer UNAUTHENTICATED.
  */
-export const SESSION_ENDING_OPERATIONS: ReadonlySet<string> = new Set(['Logout']);
+export const SESSION_ENDING_OPERATIONS: ReadonlySet<string> = new Set(['Logout', 'LogoutEverywhere', 'DeleteMyAccount']);
 
 const cache = new Map<string, OperationInfo>();
 

@@ -270,6 +270,50 @@ describe('live wxid', { timeout: 15 * 60_000 }, () => {
     assert.equal(wx.loginCalls, 2);
   });
 
+  it('account lifecycle: devices, profile, export, logoutEverywhere and deleteMyAccount', async () => {
+    const name = person('life');
+    const phone = setup(main, { user: name });
+    const pad = setup(main, { user: name });
+    const { user } = await phone.client.login();
+    const padLogin = await pad.client.login();
+    assert.equal(padLogin.user.id, user.id);
+
+    const sessions = await phone.client.mySessions();
+    assert.equal(sessions.length, 2);
+    assert.equal(sessions.filter((s) => s.current).length, 1);
+    const other = sessions.find((s) => !s.current)!;
+    assert.equal(await phone.client.revokeMySession(other.id), true);
+    assert.equal((await rawMe(main, padLogin.skey)).code, 'UNAUTHENTICATED', "the pad's skey was revoked");
+    await assert.rejects(phone.client.revokeMySession(other.id), (e: unknown) => codeOf(e) === 'NOT_FOUND');
+
+    const updated = await phone.client.updateProfile({ nickname: ' 小明 ', avatarUrl: 'https://cdn.example.com/a.png' });
+    assert.equal(updated.nickname, '小明');
+    assert.equal(updated.avatarUrl, 'https://cdn.example.com/a.png');
+    await assert.rejects(phone.client.updateProfile({ avatarUrl: 'http://cdn.example.com/a.png' }), (e: unknown) => codeOf(e) === 'BAD_USER_INPUT');
+
+    const exported = (await phone.client.exportMyData()) as { user: { id: number; nickname: string }; sessions: unknown[] };
+    assert.equal(String(exported.user.id), user.id);
+    assert.equal(exported.user.nickname, '小明');
+    assert.ok(exported.sessions.length >= 2);
+
+    // logoutEverywhere ends the caller's session too, and the client forgets it.
+    await pad.client.login();
+    const { skey } = phone.client.getSession()!;
+    assert.equal(await phone.client.logoutEverywhere(), 2);
+    assert.equal(phone.client.getSession(), null);
+    assert.equal((await rawMe(main, skey)).code, 'UNAUTHENTICATED');
+    assert.deepEqual(ops(phone.wx).slice(-1), ['LogoutEverywhere'], 'no login just to log out everywhere');
+
+    // deleteMyAccount erases the user: the next login is a new user.
+    const before = await phone.client.login();
+    assert.equal(await phone.client.deleteMyAccount(), true);
+    assert.equal(phone.client.getSession(), null);
+    assert.equal((await rawMe(main, before.skey)).code, 'UNAUTHENTICATED');
+    const fresh = await phone.client.login();
+    assert.equal(fresh.isNewUser, true);
+    assert.notEqual(fresh.user.id, user.id);
+  });
+
   it('binds a phone number from the getPhoneNumber event, new form (code)', async () => {
     const { wx, client } = setup(main);
     await client.login();

@@ -4,25 +4,60 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+export type MySessionsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type MySessionsQuery = { mySessions: Array<{ id: string, current: boolean, createdAt: string, expiresAt: string, lastRefreshedAt: string | null, clientIP: string | null, userAgent: string | null }> };
+
+export type RevokeMySessionMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type RevokeMySessionMutation = { revokeMySession: boolean };
+
+export type LogoutEverywhereMutationVariables = Exact<{ [key: string]: never; }>;
+
+
+export type LogoutEverywhereMutation = { logoutEverywhere: number };
+
+export type UpdateProfileMutationVariables = Exact<{
+  nickname?: string | null | undefined;
+  avatarUrl?: string | null | undefined;
+}>;
+
+
+export type UpdateProfileMutation = { updateProfile: { id: string, unionId: string | null, phoneNumber: string | null, purePhoneNumber: string | null, countryCode: string | null, phoneVerifiedAt: string | null, nickname: string | null, avatarUrl: string | null, createdAt: string, lastLoginAt: string | null, openIds: Array<{ appId: string, openId: string }> } };
+
+export type DeleteMyAccountMutationVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DeleteMyAccountMutation = { deleteMyAccount: boolean };
+
+export type ExportMyDataQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ExportMyDataQuery = { exportMyData: unknown };
+
 export type LoginMutationVariables = Exact<{
   code: string;
   appId?: string | null | undefined;
 }>;
 
 
-export type LoginMutation = { login: { skey: string, expiresAt: string, isNewUser: boolean, openId: string, unionId: string | null, user: { id: string, unionId: string | null, phoneNumber: string | null, purePhoneNumber: string | null, countryCode: string | null, phoneVerifiedAt: string | null, createdAt: string, lastLoginAt: string | null, openIds: Array<{ appId: string, openId: string }> } } };
+export type LoginMutation = { login: { skey: string, expiresAt: string, isNewUser: boolean, openId: string, unionId: string | null, user: { id: string, unionId: string | null, phoneNumber: string | null, purePhoneNumber: string | null, countryCode: string | null, phoneVerifiedAt: string | null, nickname: string | null, avatarUrl: string | null, createdAt: string, lastLoginAt: string | null, openIds: Array<{ appId: string, openId: string }> } } };
 
 export type MeQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type MeQuery = { me: { id: string, unionId: string | null, phoneNumber: string | null, purePhoneNumber: string | null, countryCode: string | null, phoneVerifiedAt: string | null, createdAt: string, lastLoginAt: string | null, openIds: Array<{ appId: string, openId: string }> } };
+export type MeQuery = { me: { id: string, unionId: string | null, phoneNumber: string | null, purePhoneNumber: string | null, countryCode: string | null, phoneVerifiedAt: string | null, nickname: string | null, avatarUrl: string | null, createdAt: string, lastLoginAt: string | null, openIds: Array<{ appId: string, openId: string }> } };
 
 export type DecryptPhoneNumberCodeMutationVariables = Exact<{
   code: string;
 }>;
 
 
-export type DecryptPhoneNumberCodeMutation = { decryptPhoneNumber: { phoneNumber: string, purePhoneNumber: string, countryCode: string, user: { id: string, unionId: string | null, phoneNumber: string | null, purePhoneNumber: string | null, countryCode: string | null, phoneVerifiedAt: string | null, createdAt: string, lastLoginAt: string | null, openIds: Array<{ appId: string, openId: string }> } } };
+export type DecryptPhoneNumberCodeMutation = { decryptPhoneNumber: { phoneNumber: string, purePhoneNumber: string, countryCode: string, user: { id: string, unionId: string | null, phoneNumber: string | null, purePhoneNumber: string | null, countryCode: string | null, phoneVerifiedAt: string | null, nickname: string | null, avatarUrl: string | null, createdAt: string, lastLoginAt: string | null, openIds: Array<{ appId: string, openId: string }> } } };
 
 export type DecryptPhoneNumberEncryptedMutationVariables = Exact<{
   encryptedData: string;
@@ -30,7 +65,7 @@ export type DecryptPhoneNumberEncryptedMutationVariables = Exact<{
 }>;
 
 
-export type DecryptPhoneNumberEncryptedMutation = { decryptPhoneNumber: { phoneNumber: string, purePhoneNumber: string, countryCode: string, user: { id: string, unionId: string | null, phoneNumber: string | null, purePhoneNumber: string | null, countryCode: string | null, phoneVerifiedAt: string | null, createdAt: string, lastLoginAt: string | null, openIds: Array<{ appId: string, openId: string }> } } };
+export type DecryptPhoneNumberEncryptedMutation = { decryptPhoneNumber: { phoneNumber: string, purePhoneNumber: string, countryCode: string, user: { id: string, unionId: string | null, phoneNumber: string | null, purePhoneNumber: string | null, countryCode: string | null, phoneVerifiedAt: string | null, nickname: string | null, avatarUrl: string | null, createdAt: string, lastLoginAt: string | null, openIds: Array<{ appId: string, openId: string }> } } };
 
 export type RefreshSessionMutationVariables = Exact<{ [key: string]: never; }>;
 
@@ -42,7 +77,7 @@ export type LogoutMutationVariables = Exact<{ [key: string]: never; }>;
 
 export type LogoutMutation = { logout: boolean };
 
-export type UserFieldsFragment = { id: string, unionId: string | null, phoneNumber: string | null, purePhoneNumber: string | null, countryCode: string | null, phoneVerifiedAt: string | null, createdAt: string, lastLoginAt: string | null, openIds: Array<{ appId: string, openId: string }> };
+export type UserFieldsFragment = { id: string, unionId: string | null, phoneNumber: string | null, purePhoneNumber: string | null, countryCode: string | null, phoneVerifiedAt: string | null, nickname: string | null, avatarUrl: string | null, createdAt: string, lastLoginAt: string | null, openIds: Array<{ appId: string, openId: string }> };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -70,6 +105,8 @@ export const UserFieldsFragmentDoc = new TypedDocumentString(`
   purePhoneNumber
   countryCode
   phoneVerifiedAt
+  nickname
+  avatarUrl
   createdAt
   lastLoginAt
   openIds {
@@ -78,6 +115,61 @@ export const UserFieldsFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"UserFields"}) as unknown as TypedDocumentString<UserFieldsFragment, unknown>;
+export const MySessionsDocument = new TypedDocumentString(`
+    query MySessions {
+  mySessions {
+    id
+    current
+    createdAt
+    expiresAt
+    lastRefreshedAt
+    clientIP
+    userAgent
+  }
+}
+    `) as unknown as TypedDocumentString<MySessionsQuery, MySessionsQueryVariables>;
+export const RevokeMySessionDocument = new TypedDocumentString(`
+    mutation RevokeMySession($id: ID!) {
+  revokeMySession(id: $id)
+}
+    `) as unknown as TypedDocumentString<RevokeMySessionMutation, RevokeMySessionMutationVariables>;
+export const LogoutEverywhereDocument = new TypedDocumentString(`
+    mutation LogoutEverywhere {
+  logoutEverywhere
+}
+    `) as unknown as TypedDocumentString<LogoutEverywhereMutation, LogoutEverywhereMutationVariables>;
+export const UpdateProfileDocument = new TypedDocumentString(`
+    mutation UpdateProfile($nickname: String, $avatarUrl: String) {
+  updateProfile(input: {nickname: $nickname, avatarUrl: $avatarUrl}) {
+    ...UserFields
+  }
+}
+    fragment UserFields on User {
+  id
+  unionId
+  phoneNumber
+  purePhoneNumber
+  countryCode
+  phoneVerifiedAt
+  nickname
+  avatarUrl
+  createdAt
+  lastLoginAt
+  openIds {
+    appId
+    openId
+  }
+}`) as unknown as TypedDocumentString<UpdateProfileMutation, UpdateProfileMutationVariables>;
+export const DeleteMyAccountDocument = new TypedDocumentString(`
+    mutation DeleteMyAccount {
+  deleteMyAccount
+}
+    `) as unknown as TypedDocumentString<DeleteMyAccountMutation, DeleteMyAccountMutationVariables>;
+export const ExportMyDataDocument = new TypedDocumentString(`
+    query ExportMyData {
+  exportMyData
+}
+    `) as unknown as TypedDocumentString<ExportMyDataQuery, ExportMyDataQueryVariables>;
 export const LoginDocument = new TypedDocumentString(`
     mutation Login($code: String!, $appId: String) {
   login(input: {code: $code, appId: $appId}) {
@@ -98,6 +190,8 @@ export const LoginDocument = new TypedDocumentString(`
   purePhoneNumber
   countryCode
   phoneVerifiedAt
+  nickname
+  avatarUrl
   createdAt
   lastLoginAt
   openIds {
@@ -118,6 +212,8 @@ export const MeDocument = new TypedDocumentString(`
   purePhoneNumber
   countryCode
   phoneVerifiedAt
+  nickname
+  avatarUrl
   createdAt
   lastLoginAt
   openIds {
@@ -143,6 +239,8 @@ export const DecryptPhoneNumberCodeDocument = new TypedDocumentString(`
   purePhoneNumber
   countryCode
   phoneVerifiedAt
+  nickname
+  avatarUrl
   createdAt
   lastLoginAt
   openIds {
@@ -168,6 +266,8 @@ export const DecryptPhoneNumberEncryptedDocument = new TypedDocumentString(`
   purePhoneNumber
   countryCode
   phoneVerifiedAt
+  nickname
+  avatarUrl
   createdAt
   lastLoginAt
   openIds {
