@@ -2,16 +2,24 @@
 import {
   DecryptPhoneNumberCodeDocument,
   DecryptPhoneNumberEncryptedDocument,
+  DeleteMyAccountDocument,
+  ExportMyDataDocument,
   LoginDocument,
   LogoutDocument,
+  LogoutEverywhereDocument,
   MeDocument,
+  MySessionsDocument,
   RefreshSessionDocument,
+  RevokeMySessionDocument,
+  UpdateProfileDocument,
   UserFieldsFragmentDoc,
   WxidError,
   isWxidError,
   type LoginResult,
   type MeQuery,
+  type MySession,
   type PhoneNumberResult,
+  type ProfileChange,
   type StoredSession,
   type User,
 } from '@wxid/miniprogram';
@@ -57,6 +65,43 @@ Page({
     const revoked: boolean = await wxid.logout();
     const again = await wxid.request(LogoutDocument).catch(() => ({ logout: false }));
     console.log(revoked, again.logout);
+  },
+
+  // My devices: list them, end one, end them all.
+  async onDevices() {
+    const sessions: MySession[] = await wxid.mySessions();
+    const other = sessions.find((x) => !x.current);
+    if (other) {
+      const ended: boolean = await wxid.revokeMySession(other.id);
+      console.log(ended, other.userAgent, other.clientIP);
+    }
+    const byHand = await wxid.request(MySessionsDocument);
+    console.log(byHand.mySessions.length);
+    await wxid.request(RevokeMySessionDocument, { id: '1' });
+    // @ts-expect-error id is required
+    await wxid.request(RevokeMySessionDocument, {});
+    const n: number = await wxid.logoutEverywhere();
+    const again = await wxid.request(LogoutEverywhereDocument).catch(() => ({ logoutEverywhere: 0 }));
+    console.log(n, again.logoutEverywhere);
+  },
+
+  // <input type="nickname" bindblur="onNickname">
+  async onNickname(e: WechatMiniprogram.Input) {
+    const change: ProfileChange = { nickname: e.detail.value };
+    const u: User = await wxid.updateProfile(change);
+    this.setData({ nickname: u.nickname ?? '' });
+    const r = await wxid.request(UpdateProfileDocument, { avatarUrl: 'https://example.com/a.png' });
+    console.log(r.updateProfile.avatarUrl);
+  },
+
+  // Account cancellation and a copy of the data.
+  async onAccount() {
+    const data: unknown = await wxid.exportMyData();
+    const raw = await wxid.request(ExportMyDataDocument);
+    console.log(JSON.stringify(data).length, raw.exportMyData);
+    const deleted: boolean = await wxid.deleteMyAccount();
+    const again = await wxid.request(DeleteMyAccountDocument).catch(() => ({ deleteMyAccount: false }));
+    console.log(deleted, again.deleteMyAccount);
   },
 
   // <button open-type="getPhoneNumber" bindgetphonenumber="onGetPhoneNumber">
