@@ -57,31 +57,9 @@ func (s *Service) Merge(ctx context.Context, keepID, mergeID int) (*ent.User, er
 func (s *Service) mergeTx(ctx context.Context, tx *ent.Tx, keepID, mergeID int) (*ent.User, session.Revoked, error) {
 	none := session.Revoked{}
 	now := s.now().UTC()
-	oq := tx.OpenID.Query().Where(openid.UserIDIn(keepID, mergeID)).Order(openid.ByID())
-	uq := tx.User.Query().Where(user.IDIn(keepID, mergeID)).Order(user.ByID())
-	if s.rowLocks {
-		oq, uq = oq.ForUpdate(), uq.ForUpdate()
-	}
-	if _, err := oq.IDs(ctx); err != nil {
-		return nil, none, fmt.Errorf("locking openids: %w", err)
-	}
-	rows, err := uq.All(ctx)
+	keep, merge, err := s.lockPair(ctx, tx, keepID, mergeID)
 	if err != nil {
-		return nil, none, fmt.Errorf("locking users: %w", err)
-	}
-	var keep, merge *ent.User
-	for _, u := range rows {
-		if u.ErasedAt != nil || u.MergedIntoID != nil {
-			continue
-		}
-		if u.ID == keepID {
-			keep = u
-		} else {
-			merge = u
-		}
-	}
-	if keep == nil || merge == nil {
-		return nil, none, errNoUser
+		return nil, none, err
 	}
 	unions, err := tx.UnionID.Query().Where(unionid.UserIDIn(keepID, mergeID)).All(ctx)
 	if err != nil {
@@ -124,4 +102,36 @@ func (s *Service) mergeTx(ctx context.Context, tx *ent.Tx, keepID, mergeID int) 
 	}
 	err = audit.Record(ctx, tx, audit.Event{Kind: audit.UsersMerged, At: now, UserID: keepID, OtherUserID: mergeID, Count: audit.Count(rev.N)})
 	return kept.Unwrap(), rev, err
+}
+
+// lockPair locks the two users' openid rows, then their user rows (the
+// lock order of package identity), and returns them; errNoUser unless both
+// exist and neither was erased or merged.
+func (s *Service) lockPair(ctx context.Context, tx *ent.Tx, keepID, mergeID int) (keep, merge *ent.User, err error) {
+	oq := tx.OpenID.Query().Where(openid.UserIDIn(keepID, mergeID)).Order(openid.ByID())
+	uq := tx.User.Query().Where(user.IDIn(keepID, mergeID)).Order(user.ByID())
+	if s.rowLocks {
+		oq, uq = oq.ForUpdate(), uq.ForUpdate()
+	}
+	if _, err := oq.IDs(ctx); err != nil {
+		return nil, nil, fmt.Errorf("locking openids: %w", err)
+	}
+	rows, err := uq.All(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("locking users: %w", err)
+	}
+	for _, u := range rows {
+		if u.ErasedAt != nil || u.MergedIntoID != nil {
+			continue
+		}
+		if u.ID == keepID {
+			keep = u
+		} else {
+			merge = u
+		}
+	}
+	if keep == nil || merge == nil {
+		return nil, nil, errNoUser
+	}
+	return keep, merge, nil
 }

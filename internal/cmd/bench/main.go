@@ -31,6 +31,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wxid/wxid/internal/benchkit"
+
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/wxid/wxid/wechat/wechattest"
@@ -64,7 +66,7 @@ func main() {
 	}
 	var o options
 	var loginConns string
-	flag.StringVar(&o.mysqlDSN, "mysql", envOr("WXID_TEST_MYSQL", "root:@tcp(127.0.0.1:3306)/"), "MySQL/MariaDB server DSN (go-sql-driver form, no database)")
+	flag.StringVar(&o.mysqlDSN, "mysql", benchkit.EnvOr("WXID_TEST_MYSQL", "root:@tcp(127.0.0.1:3306)/"), "MySQL/MariaDB server DSN (go-sql-driver form, no database)")
 	flag.StringVar(&o.wxidBin, "wxid", "./wxid", "the wxid binary to measure")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of one timed run")
 	flag.IntVar(&o.rounds, "rounds", 3, "alternating rounds per comparison (medians are reported)")
@@ -131,7 +133,7 @@ type env struct {
 	floor         *exec.Cmd
 	floorURL      string
 	client        *http.Client
-	counter       statementCounter
+	counter       *benchkit.StatementCounter
 }
 
 func setUp(ctx context.Context, o options) (*env, error) {
@@ -152,8 +154,8 @@ func setUp(ctx context.Context, o options) (*env, error) {
 	if _, err := e.root.ExecContext(ctx, "CREATE DATABASE "+e.dbName+" CHARACTER SET utf8mb4"); err != nil {
 		return e, fmt.Errorf("creating the database: %w", err)
 	}
-	e.counter = newStatementCounter(ctx, e.root, cfg, e.dbName)
-	wcfg := e.counter.config(cfg)
+	e.counter = benchkit.NewStatementCounter(ctx, e.root, e.dbName)
+	wcfg := e.counter.Config(cfg)
 	wcfg.DBName = e.dbName
 	e.dsn = wcfg.FormatDSN()
 
@@ -177,7 +179,7 @@ func setUp(ctx context.Context, o options) (*env, error) {
 // startWxid starts the wxid under test on the bench's database, memcached
 // and WeChat stand-in, and waits until it is ready.
 func (e *env) startWxid(ctx context.Context, o options, wcfg *mysql.Config, stubAddr string) error {
-	wxidAddr := freeAddr()
+	wxidAddr := benchkit.FreeAddr()
 	e.wxidURL = "http://" + wxidAddr
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
@@ -186,7 +188,7 @@ func (e *env) startWxid(ctx context.Context, o options, wcfg *mysql.Config, stub
 		"WXID_ENV=production",
 		"WXID_LOG_LEVEL=warn",
 		"WXID_ADDR="+wxidAddr,
-		"WXID_DATABASE_URL=mysql://"+mysqlURL(wcfg),
+		"WXID_DATABASE_URL=mysql://"+benchkit.MySQLURL(wcfg),
 		"WXID_AUTO_MIGRATE=true",
 		"WXID_MEMCACHED="+e.mcAddr,
 		"WXID_WECHAT_APPID="+appID,
@@ -206,7 +208,7 @@ func (e *env) startWxid(ctx context.Context, o options, wcfg *mysql.Config, stub
 		return fmt.Errorf("starting wxid (%s): %w", o.wxidBin, err)
 	}
 	e.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxIdleConns: 1024}, Timeout: 30 * time.Second}
-	if err := waitReady(ctx, e.client, e.wxidURL+"/readyz"); err != nil {
+	if err := benchkit.WaitReady(ctx, e.client, e.wxidURL+"/readyz"); err != nil {
 		return fmt.Errorf("wxid did not become ready: %w", err)
 	}
 	return nil
@@ -214,32 +216,14 @@ func (e *env) startWxid(ctx context.Context, o options, wcfg *mysql.Config, stub
 
 func (e *env) tearDown(keep bool) {
 	for _, c := range []*exec.Cmd{e.floor, e.wxid, e.memcached} {
-		if c != nil && c.Process != nil {
-			_ = c.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = c.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = c.Process.Kill()
-			}
-		}
+		benchkit.Stop(c)
 	}
-	if e.wxidLog != "" {
-		if b, err := os.ReadFile(e.wxidLog); err == nil && len(b) > 0 {
-			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-			fmt.Fprintf(os.Stderr, "\nwxid logged %d lines at WARN or above; the last ones:\n", len(lines))
-			for _, l := range lines[max(0, len(lines)-5):] {
-				fmt.Fprintln(os.Stderr, "  "+l)
-			}
-		}
-		_ = os.Remove(e.wxidLog)
-	}
+	benchkit.PrintLogTail(e.wxidLog)
 	if e.stubSrv != nil {
 		_ = e.stubSrv.Close()
 	}
 	if e.root != nil {
-		e.counter.close()
+		e.counter.Close()
 		if !keep && e.dbName != "" {
 			_, _ = e.root.Exec("DROP DATABASE IF EXISTS " + e.dbName)
 		}
@@ -247,22 +231,12 @@ func (e *env) tearDown(keep bool) {
 	}
 }
 
-// mysqlURL turns a go-sql-driver config into the authority and path of
-// wxid's mysql:// URL.
-func mysqlURL(cfg *mysql.Config) string {
-	auth := cfg.User
-	if cfg.Passwd != "" {
-		auth += ":" + cfg.Passwd
-	}
-	return auth + "@" + cfg.Addr + "/" + cfg.DBName
-}
-
 func startMemcached(ctx context.Context) (string, *exec.Cmd, error) {
 	bin, err := exec.LookPath("memcached")
 	if err != nil {
 		bin = "/usr/bin/memcached"
 	}
-	addr := freeAddr()
+	addr := benchkit.FreeAddr()
 	_, port, _ := net.SplitHostPort(addr)
 	args := []string{"-l", "127.0.0.1", "-p", port, "-U", "0", "-m", "256", "-c", "4096"}
 	if os.Geteuid() == 0 {
@@ -307,45 +281,6 @@ func listen(ctx context.Context, srv **http.Server, h http.Handler) (string, err
 	*srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = (*srv).Serve(l) }()
 	return l.Addr().String(), nil
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitReady(ctx context.Context, c *http.Client, url string) error {
-	deadline := time.Now().Add(60 * time.Second)
-	var last error
-	for time.Now().Before(deadline) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := c.Do(req)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("status %d", resp.StatusCode)
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return last
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 func median(xs []float64) float64 {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wxid/wxid/internal/benchkit"
 )
 
 // seeded is a logged-in user: what the me comparison needs.
@@ -102,7 +104,7 @@ func (e *env) startFloor(ctx context.Context, users []seeded) error {
 	if err != nil {
 		return err
 	}
-	addr := freeAddr()
+	addr := benchkit.FreeAddr()
 	e.floorURL = "http://" + addr
 	e.floor = exec.CommandContext(ctx, filepath.Clean(self), "-floor",
 		"-addr", addr, "-dsn", e.dsn, "-memcached", e.mcAddr, "-seed", f.Name())
@@ -110,7 +112,7 @@ func (e *env) startFloor(ctx context.Context, users []seeded) error {
 	if err := e.floor.Start(); err != nil {
 		return fmt.Errorf("starting the floor: %w", err)
 	}
-	if err := waitReady(ctx, e.client, e.floorURL+"/readyz"); err != nil {
+	if err := benchkit.WaitReady(ctx, e.client, e.floorURL+"/readyz"); err != nil {
 		return fmt.Errorf("the floor did not become ready: %w", err)
 	}
 	return nil
@@ -211,7 +213,7 @@ func benchLogin(ctx context.Context, e *env, o options, conns int) error {
 // benchCosts runs each operation alone and prints the SQL statements it
 // cost (SELECT, INSERT, UPDATE, DELETE as the server counted them).
 func benchCosts(ctx context.Context, e *env) error {
-	if !e.counter.ok() {
+	if !e.counter.OK() {
 		fmt.Println("statements per operation: not available on this server (needs MariaDB's userstat and CREATE USER)")
 		return nil
 	}
@@ -219,16 +221,16 @@ func benchCosts(ctx context.Context, e *env) error {
 	const n = 20
 	var skeys []string
 	measure := func(name string, f func(i int) error) error {
-		before := e.counter.read(ctx)
+		before := e.counter.Read(ctx)
 		for i := 0; i < n; i++ {
 			if err := f(i); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 		}
-		after := e.counter.read(ctx)
+		after := e.counter.Read(ctx)
 		fmt.Printf("  %-28s %5.1f  (select %.1f, write %.1f)\n", name,
-			float64(after.total()-before.total())/n,
-			float64(after.selects-before.selects)/n, float64(after.writes-before.writes)/n)
+			float64(after.Total()-before.Total())/n,
+			float64(after.Selects-before.Selects)/n, float64(after.Writes-before.Writes)/n)
 		return nil
 	}
 	if err := measure("login (new user)", func(i int) error {

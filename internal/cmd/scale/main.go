@@ -13,17 +13,16 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
-	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wxid/wxid/internal/benchkit"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -43,7 +42,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.mysqlDSN, "mysql", envOr("WXID_TEST_MYSQL", "root:@tcp(127.0.0.1:3306)/"), "MySQL/MariaDB server DSN (go-sql-driver form, no database)")
+	flag.StringVar(&o.mysqlDSN, "mysql", benchkit.EnvOr("WXID_TEST_MYSQL", "root:@tcp(127.0.0.1:3306)/"), "MySQL/MariaDB server DSN (go-sql-driver form, no database)")
 	flag.StringVar(&o.wxidBin, "wxid", "./wxid", "the wxid binary to measure")
 	flag.IntVar(&o.load.users, "users", 50000, "synthetic users to load")
 	flag.IntVar(&o.load.apps, "apps", 3, "mini-programs the users are spread over")
@@ -98,7 +97,7 @@ type env struct {
 	wxidURL       string
 	wxidLog       string
 	client        *http.Client
-	counter       statementCounter
+	counter       *benchkit.StatementCounter
 }
 
 func setUp(ctx context.Context, o options) (*env, error) {
@@ -127,11 +126,11 @@ func setUp(ctx context.Context, o options) (*env, error) {
 	if e.data, err = sql.Open("mysql", dcfg.FormatDSN()); err != nil {
 		return e, err
 	}
-	e.counter = newStatementCounter(ctx, e.root, e.dbName)
-	wcfg := e.counter.config(cfg)
+	e.counter = benchkit.NewStatementCounter(ctx, e.root, e.dbName)
+	wcfg := e.counter.Config(cfg)
 	wcfg.DBName = e.dbName
 
-	addr := freeAddr()
+	addr := benchkit.FreeAddr()
 	e.wxidURL = "http://" + addr
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
@@ -140,7 +139,7 @@ func setUp(ctx context.Context, o options) (*env, error) {
 		"WXID_ENV=production",
 		"WXID_LOG_LEVEL=warn",
 		"WXID_ADDR="+addr,
-		"WXID_DATABASE_URL=mysql://"+mysqlURL(wcfg),
+		"WXID_DATABASE_URL=mysql://"+benchkit.MySQLURL(wcfg),
 		"WXID_AUTO_MIGRATE=true",
 		"WXID_WECHAT_APPID="+appID(0),
 		"WXID_WECHAT_SECRET=scale-secret-0123456789abcdef0123",
@@ -158,7 +157,7 @@ func setUp(ctx context.Context, o options) (*env, error) {
 		return e, fmt.Errorf("starting wxid (%s): %w", o.wxidBin, err)
 	}
 	e.client = &http.Client{Timeout: 60 * time.Second}
-	if err := waitReady(ctx, e.client, e.wxidURL+"/readyz"); err != nil {
+	if err := benchkit.WaitReady(ctx, e.client, e.wxidURL+"/readyz"); err != nil {
 		return e, fmt.Errorf("wxid did not become ready (it applies the migrations): %w", err)
 	}
 	return e, nil
@@ -192,83 +191,16 @@ func (e *env) describe(ctx context.Context) error {
 }
 
 func (e *env) tearDown(keep bool) {
-	if c := e.wxid; c != nil && c.Process != nil {
-		_ = c.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = c.Process.Kill()
-		}
-	}
-	if e.wxidLog != "" {
-		if b, err := os.ReadFile(e.wxidLog); err == nil && len(b) > 0 {
-			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-			fmt.Fprintf(os.Stderr, "\nwxid logged %d lines at WARN or above; the last ones:\n", len(lines))
-			for _, l := range lines[max(0, len(lines)-5):] {
-				fmt.Fprintln(os.Stderr, "  "+l)
-			}
-		}
-		_ = os.Remove(e.wxidLog)
-	}
+	benchkit.Stop(e.wxid)
+	benchkit.PrintLogTail(e.wxidLog)
 	if e.data != nil {
 		_ = e.data.Close()
 	}
 	if e.root != nil {
-		e.counter.close()
+		e.counter.Close()
 		if !keep && e.dbName != "" {
 			_, _ = e.root.Exec("DROP DATABASE IF EXISTS " + e.dbName)
 		}
 		_ = e.root.Close()
 	}
-}
-
-// mysqlURL turns a go-sql-driver config into the authority and path of
-// wxid's mysql:// URL.
-func mysqlURL(cfg *mysql.Config) string {
-	auth := cfg.User
-	if cfg.Passwd != "" {
-		auth += ":" + cfg.Passwd
-	}
-	return auth + "@" + cfg.Addr + "/" + cfg.DBName
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitReady(ctx context.Context, c *http.Client, url string) error {
-	deadline := time.Now().Add(60 * time.Second)
-	last := errors.New("not ready")
-	for time.Now().Before(deadline) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := c.Do(req)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("status %d", resp.StatusCode)
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return last
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }

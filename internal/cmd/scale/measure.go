@@ -120,7 +120,7 @@ func measure(ctx context.Context, e *env, o options) error {
 	for _, s := range shapes(o.load, page.Users.PageInfo.EndCursor) {
 		var took []time.Duration
 		var result string
-		before := e.counter.read(ctx)
+		before := e.counter.Read(ctx)
 		for i := range max(o.samples, 1) {
 			start := time.Now()
 			r, err := e.post(ctx, s.query, s.vars)
@@ -141,10 +141,10 @@ func measure(ctx context.Context, e *env, o options) error {
 				break
 			}
 		}
-		after := e.counter.read(ctx)
+		after := e.counter.Read(ctx)
 		stmts := "-"
-		if e.counter.enabled {
-			stmts = fmt.Sprintf("%.1f", float64(after.total()-before.total())/float64(len(took)))
+		if e.counter.OK() {
+			stmts = fmt.Sprintf("%.1f", float64(after.Total()-before.Total())/float64(len(took)))
 		}
 		fmt.Printf("%-40s %9s %9s %6s  %s\n", s.name, ms(percentile(took, 50)), ms(percentile(took, 99)), stmts, result)
 	}
