@@ -60,6 +60,7 @@ import (
 
 	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/audit"
+	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/ent/unionid"
@@ -211,21 +212,19 @@ type binding struct {
 // on it and creates its session, in one transaction.
 func (s *Service) bind(ctx context.Context, appID string, ws wechat.Session, sealedKey []byte, meta session.ClientMeta) (binding, error) {
 	var b binding
-	tx, err := s.db.BeginTx(ctx, session.TxOptions(s.rowLocks))
+	err := database.WithTx(ctx, s.db, session.TxOptions(s.rowLocks), func(tx *ent.Tx) error {
+		if err := s.bindTx(ctx, tx, appID, ws, sealedKey, &b); err != nil {
+			return err
+		}
+		if err := audit.RecordLogin(ctx, tx, s.now(), b.user.ID, b.isNew, b.unionConflict); err != nil { // audit: the login's one INSERT
+			return err
+		}
+		var err error
+		b.session, err = s.sessions.IssueTx(ctx, tx, b.user.ID, b.openID.ID, appID, ws.OpenID, meta)
+		return err
+	})
 	if err != nil {
-		return b, fmt.Errorf("starting transaction: %w", err)
-	}
-	if err := s.bindTx(ctx, tx, appID, ws, sealedKey, &b); err != nil {
-		return b, errors.Join(err, tx.Rollback())
-	}
-	if err := audit.RecordLogin(ctx, tx, s.now(), b.user.ID, b.isNew, b.unionConflict); err != nil { // audit: the login's one INSERT
-		return b, errors.Join(err, tx.Rollback())
-	}
-	if b.session, err = s.sessions.IssueTx(ctx, tx, b.user.ID, b.openID.ID, appID, ws.OpenID, meta); err != nil {
-		return b, errors.Join(err, tx.Rollback())
-	}
-	if err := tx.Commit(); err != nil {
-		return b, fmt.Errorf("committing login: %w", err)
+		return b, err
 	}
 	b.user = b.user.Unwrap()
 	return b, nil

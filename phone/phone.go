@@ -24,6 +24,7 @@ import (
 
 	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/audit"
+	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/ent/user"
 	"github.com/wxid/wxid/sealer"
@@ -288,26 +289,22 @@ func fits(p wechat.PhoneInfo) bool {
 // records PHONE_VERIFIED in the same transaction.
 func (s *Service) store(ctx context.Context, caller session.Info, p wechat.PhoneInfo) (*ent.User, error) {
 	now := s.now().UTC()
-	tx, err := s.db.Tx(ctx)
-	if err != nil {
-		return nil, apperr.Internal(fmt.Errorf("starting transaction: %w", err))
-	}
-	u, err := tx.User.UpdateOneID(caller.UserID).
-		Where(user.Disabled(false)).
-		SetPhoneNumber(p.PhoneNumber).
-		SetPurePhoneNumber(p.PurePhoneNumber).
-		SetCountryCode(p.CountryCode).
-		SetPhoneVerifiedAt(now).
-		SetUpdatedAt(now).
-		Save(ctx)
-	if err == nil {
-		err = audit.Record(ctx, tx, audit.Event{Kind: audit.PhoneVerified, At: now, UserID: caller.UserID, Actor: audit.UserActor(caller.UserID)})
-	}
-	if err != nil {
-		err = errors.Join(err, tx.Rollback())
-	} else if err = tx.Commit(); err != nil {
-		err = fmt.Errorf("committing: %w", err)
-	}
+	var u *ent.User
+	err := database.WithTx(ctx, s.db, nil, func(tx *ent.Tx) error {
+		var err error
+		u, err = tx.User.UpdateOneID(caller.UserID).
+			Where(user.Disabled(false)).
+			SetPhoneNumber(p.PhoneNumber).
+			SetPurePhoneNumber(p.PurePhoneNumber).
+			SetCountryCode(p.CountryCode).
+			SetPhoneVerifiedAt(now).
+			SetUpdatedAt(now).
+			Save(ctx)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{Kind: audit.PhoneVerified, At: now, UserID: caller.UserID, Actor: audit.UserActor(caller.UserID)})
+	})
 	switch {
 	case ent.IsNotFound(err):
 		return nil, apperr.Unauthenticated("the skey's user no longer exists or is disabled")

@@ -34,6 +34,7 @@ import (
 
 	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/audit"
+	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/ent/user"
 	"github.com/wxid/wxid/session"
@@ -207,34 +208,29 @@ func (s *Service) check(ctx context.Context, caller session.Info, nick string) e
 // with its audit event.
 func (s *Service) store(ctx context.Context, caller session.Info, nick, avatar *string) (*ent.User, error) {
 	now := s.now().UTC()
-	tx, err := s.db.Tx(ctx)
-	if err != nil {
-		return nil, apperr.Internal(fmt.Errorf("starting transaction: %w", err))
-	}
-	q := tx.User.UpdateOneID(caller.UserID).Where(user.Disabled(false)).SetUpdatedAt(now)
-	switch {
-	case nick == nil:
-	case *nick == "":
-		q.ClearNickname()
-	default:
-		q.SetNickname(*nick)
-	}
-	switch {
-	case avatar == nil:
-	case *avatar == "":
-		q.ClearAvatarURL()
-	default:
-		q.SetAvatarURL(*avatar)
-	}
-	u, err := q.Save(ctx)
-	if err == nil {
-		err = audit.Record(ctx, tx, audit.Event{Kind: audit.ProfileUpdated, At: now, UserID: caller.UserID, Actor: audit.UserActor(caller.UserID)})
-	}
-	if err != nil {
-		err = errors.Join(err, tx.Rollback())
-	} else if err = tx.Commit(); err != nil {
-		err = fmt.Errorf("committing: %w", err)
-	}
+	var u *ent.User
+	err := database.WithTx(ctx, s.db, nil, func(tx *ent.Tx) error {
+		q := tx.User.UpdateOneID(caller.UserID).Where(user.Disabled(false)).SetUpdatedAt(now)
+		switch {
+		case nick == nil:
+		case *nick == "":
+			q.ClearNickname()
+		default:
+			q.SetNickname(*nick)
+		}
+		switch {
+		case avatar == nil:
+		case *avatar == "":
+			q.ClearAvatarURL()
+		default:
+			q.SetAvatarURL(*avatar)
+		}
+		var err error
+		if u, err = q.Save(ctx); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{Kind: audit.ProfileUpdated, At: now, UserID: caller.UserID, Actor: audit.UserActor(caller.UserID)})
+	})
 	switch {
 	case ent.IsNotFound(err):
 		return nil, apperr.Unauthenticated("the skey's user no longer exists or is disabled")

@@ -2,12 +2,12 @@ package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
 
+	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/ent/predicate"
@@ -418,25 +418,6 @@ func (s *Store) PurgeBatch(ctx context.Context, cutoff time.Time, limit int) (in
 
 // Transact runs fn with a Store inside one transaction, committing when
 // fn returns nil and rolling back on an error or a panic.
-func (s *Store) Transact(ctx context.Context, fn func(tx *Store) error) (err error) {
-	tx, err := s.db.BeginTx(ctx, TxOptions(s.rowLocks))
-	if err != nil {
-		return fmt.Errorf("starting transaction: %w", err)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = tx.Rollback()
-			panic(p)
-		}
-	}()
-	if err := fn(s.in(tx)); err != nil {
-		if rerr := tx.Rollback(); rerr != nil {
-			return errors.Join(err, fmt.Errorf("rolling back: %w", rerr))
-		}
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing: %w", err)
-	}
-	return nil
+func (s *Store) Transact(ctx context.Context, fn func(tx *Store) error) error {
+	return database.WithTx(ctx, s.db, TxOptions(s.rowLocks), func(tx *ent.Tx) error { return fn(s.in(tx)) })
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/audit"
+	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/ent/unionid"
@@ -264,23 +265,7 @@ func (s *Service) transact(ctx context.Context, fn func(tx *ent.Tx) error) error
 }
 
 func (s *Service) transactOnce(ctx context.Context, fn func(tx *ent.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, session.TxOptions(s.rowLocks))
-	if err != nil {
-		return fmt.Errorf("starting transaction: %w", err)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = tx.Rollback()
-			panic(p)
-		}
-	}()
-	if err := fn(tx); err != nil {
-		return errors.Join(err, tx.Rollback())
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing: %w", err)
-	}
-	return nil
+	return database.WithTx(ctx, s.db, session.TxOptions(s.rowLocks), fn)
 }
 
 // lockConflict reports a MySQL deadlock (1213) or lock wait timeout (1205).
