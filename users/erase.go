@@ -75,6 +75,13 @@ func (s *Service) eraseTx(ctx context.Context, tx *ent.Tx, userID int, kind audi
 		}
 		return session.Revoked{}, fmt.Errorf("locking user: %w", err)
 	}
+	// Read the openids again under the user's lock: a login of a new app
+	// that committed between the two locks added one, and it must not
+	// escape the erasure. Logins that have not committed yet wait for the
+	// user's lock and then fail on the erased user (and retry as new).
+	if oids, err = tx.OpenID.Query().Where(openid.UserID(userID)).IDs(ctx); err != nil {
+		return session.Revoked{}, fmt.Errorf("reading openids: %w", err)
+	}
 	rev, err := s.sessions.EraseUserTx(ctx, tx, userID)
 	if err != nil {
 		return session.Revoked{}, err
