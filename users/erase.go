@@ -65,8 +65,7 @@ func (s *Service) eraseTx(ctx context.Context, tx *ent.Tx, userID int, kind audi
 	if s.rowLocks {
 		oq, uq = oq.ForUpdate(), uq.ForUpdate()
 	}
-	oids, err := oq.IDs(ctx)
-	if err != nil {
+	if _, err := oq.IDs(ctx); err != nil { // the lock order's first step
 		return session.Revoked{}, fmt.Errorf("locking openids: %w", err)
 	}
 	if _, err := uq.Only(ctx); err != nil {
@@ -79,7 +78,8 @@ func (s *Service) eraseTx(ctx context.Context, tx *ent.Tx, userID int, kind audi
 	// that committed between the two locks added one, and it must not
 	// escape the erasure. Logins that have not committed yet wait for the
 	// user's lock and then fail on the erased user (and retry as new).
-	if oids, err = tx.OpenID.Query().Where(openid.UserID(userID)).IDs(ctx); err != nil {
+	oids, err := tx.OpenID.Query().Where(openid.UserID(userID)).IDs(ctx)
+	if err != nil {
 		return session.Revoked{}, fmt.Errorf("reading openids: %w", err)
 	}
 	rev, err := s.sessions.EraseUserTx(ctx, tx, userID)
