@@ -80,6 +80,7 @@ type App struct {
 	Log *slog.Logger
 
 	handler http.Handler
+	now     func() time.Time // Options.Now; nil for time.Now
 	limiter *ratelimit.Limiter
 	closers []func() error
 	cancel  context.CancelFunc
@@ -93,7 +94,7 @@ const SandboxSecret = "sandbox-secret"
 // New opens the stores and builds the services and the handler. Close
 // releases them.
 func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error) {
-	a := &App{Config: cfg, Registry: o.Registry, Log: o.Logger}
+	a := &App{Config: cfg, Registry: o.Registry, Log: o.Logger, now: o.Now}
 	if a.Log == nil {
 		a.Log = NewLogger(cfg, nil)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/wxid/wxid/graphqlhttp"
 	"github.com/wxid/wxid/internal/graphiql"
 	"github.com/wxid/wxid/internal/metrics"
+	"github.com/wxid/wxid/segment"
 )
 
 type requestIDKey struct{}
@@ -105,7 +106,7 @@ func (a *App) observe(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), requestIDKey{}, id), requestTimeout)
+		ctx, cancel := withRequestTimeout(context.WithValue(r.Context(), requestIDKey{}, id), r.URL.Path)
 		ctx = database.Interactive(ctx) // a client waits: short statement deadlines
 		defer cancel()
 		sw := &statusWriter{ResponseWriter: w}
@@ -158,7 +159,7 @@ func (c *observerCache) get(route string, status int) prometheus.Observer {
 // routeOf bounds the route label's values.
 func routeOf(path string) string {
 	switch path {
-	case "/graphql", "/healthz", "/readyz", "/metrics", "/":
+	case "/graphql", "/healthz", "/readyz", "/metrics", "/", segment.Path:
 		return path
 	}
 	if len(path) > len("/sandbox/") && path[:len("/sandbox/")] == "/sandbox/" {
@@ -168,6 +169,15 @@ func routeOf(path string) string {
 		return graphiql.AssetPrefix
 	}
 	return "other"
+}
+
+// withRequestTimeout bounds a request by requestTimeout, except an
+// export's, which streams as long as its segment lasts.
+func withRequestTimeout(ctx context.Context, path string) (context.Context, context.CancelFunc) {
+	if path == segment.Path {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, requestTimeout)
 }
 
 func newRequestID() string {

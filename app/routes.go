@@ -15,12 +15,14 @@ import (
 
 	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/auth"
+	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/errmap"
 	"github.com/wxid/wxid/graph"
 	"github.com/wxid/wxid/graph/model"
 	"github.com/wxid/wxid/graphqlhttp"
 	"github.com/wxid/wxid/internal/graphiql"
 	"github.com/wxid/wxid/resolvers"
+	"github.com/wxid/wxid/segment"
 )
 
 // Limits of one GraphQL request.
@@ -55,9 +57,13 @@ const (
 func (a *App) routes(r *resolvers.Resolver) http.Handler {
 	mux := http.NewServeMux()
 	gql := graphqlhttp.New(a.graphQLExecutor(r), a.Log)
+	authn := auth.Middleware(a.Sessions, auth.NewAdminTokens(a.Config.AdminTokens), a.Config.TrustedProxies)
 	mux.Handle("/graphql", graphqlhttp.CORS(a.Config.CORSOrigins, a.Log,
-		graphqlhttp.LimitBody(a.Config.MaxBodyBytes, a.Log,
-			auth.Middleware(a.Sessions, auth.NewAdminTokens(a.Config.AdminTokens), a.Config.TrustedProxies)(gql))))
+		graphqlhttp.LimitBody(a.Config.MaxBodyBytes, a.Log, authn(gql))))
+	export := segment.New(a.Users, func(ctx context.Context, where any) (*ent.UserWhereInput, error) {
+		return graph.UserWhere(ctx, r, where)
+	}, segment.Options{Logger: a.Log, Now: a.now})
+	mux.Handle(segment.Path, graphqlhttp.LimitBody(a.Config.MaxBodyBytes, a.Log, authn(export)))
 	mux.Handle("/healthz", a.get(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
@@ -145,5 +151,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// requestTimeout bounds the work of one request, database included.
+// requestTimeout bounds the work of one request, database included. An
+// export (segment.Path) has none: it lasts as long as its segment, each of
+// its statements under its own deadline.
 const requestTimeout = 15 * time.Second
