@@ -87,3 +87,24 @@ func orEmpty(ids []int) []int {
 	}
 	return ids
 }
+
+// TestSegmentScanCanceled: a scan whose context is done (the client went
+// away) runs no further statement.
+func TestSegmentScanCanceled(t *testing.T) {
+	db := testenv.OpenDatabase(t, testenv.SQLite(t)).Client
+	svc := users.NewService(db, nil, users.Options{Logger: slog.New(slog.DiscardHandler)})
+	ctx, cancel := context.WithCancel(context.Background())
+	require.NoError(t, db.User.CreateBulk(db.User.Create(), db.User.Create(), db.User.Create()).Exec(ctx))
+	scan, err := svc.OpenSegment(ctx, users.Segment{})
+	require.NoError(t, err)
+	scan.SetBatch(1)
+	batch, err := scan.Next(ctx)
+	require.NoError(t, err)
+	require.Len(t, batch, 1)
+	ran := scan.Statements()
+	cancel()
+	batch, err = scan.Next(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Nil(t, batch)
+	require.Equal(t, ran, scan.Statements())
+}
