@@ -34,77 +34,86 @@ func TestExportLarge(t *testing.T) {
 	const n = 20_000
 	seedLargeUsers(t, e, n)
 
-	t.Run("whole", func(t *testing.T) {
-		peak, stopSampling := sampleLiveHeap()
-		resp := postExport(t, e, apptest.AdminToken, map[string]any{"format": "csv"})
-		defer resp.Body.Close()
-		require.Equal(t, http.StatusOK, resp.StatusCode)
-		r := csv.NewReader(resp.Body)
-		r.ReuseRecord = true
-		header, err := r.Read()
-		require.NoError(t, err)
-		require.Equal(t, "id", header[0])
-		rows := 0
-		for {
-			rec, err := r.Read()
-			if err == io.EOF {
-				break
-			}
-			require.NoError(t, err)
-			require.Equal(t, "+8613800138000", rec[3])
-			rows++
-			if rows == 1 {
-				e.Clock.Advance(segment.ProgressInterval + time.Second) // the next batch logs its progress
-			}
+	t.Run("whole", func(t *testing.T) { exportWhole(t, e, n) })
+	t.Run("client gone", func(t *testing.T) { exportCut(t, e, n) })
+}
+
+// exportWhole exports every one of the n users as CSV, advancing the
+// clock past the progress interval after the first row, and checks the
+// rows, the live heap, the log and the audit event.
+func exportWhole(t *testing.T, e *apptest.Env, n int) {
+	peak, stopSampling := sampleLiveHeap()
+	resp := postExport(t, e, apptest.AdminToken, map[string]any{"format": "csv"})
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	r := csv.NewReader(resp.Body)
+	r.ReuseRecord = true
+	header, err := r.Read()
+	require.NoError(t, err)
+	require.Equal(t, "id", header[0])
+	rows := 0
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
 		}
-		growth := stopSampling()
-		require.Equal(t, n, rows)
-		require.Equal(t, "true", resp.Trailer.Get(segment.TrailerComplete))
-		require.Equal(t, fmt.Sprint(n), resp.Trailer.Get(segment.TrailerCount))
-		t.Logf("live heap grew by at most %.1f MB while streaming %d rows (peak %.1f MB)", float64(growth)/1e6, n, float64(*peak)/1e6)
-		// Holding the segment would keep 20,000 users of 1 KB live (over
-		// 25 MB); one batch is about 1.5 MB.
-		require.Less(t, growth, uint64(10<<20), "memory grows with the segment")
+		require.NoError(t, err)
+		require.Equal(t, "+8613800138000", rec[3])
+		rows++
+		if rows == 1 {
+			e.Clock.Advance(segment.ProgressInterval + time.Second) // the next batch logs its progress
+		}
+	}
+	growth := stopSampling()
+	require.Equal(t, n, rows)
+	require.Equal(t, "true", resp.Trailer.Get(segment.TrailerComplete))
+	require.Equal(t, fmt.Sprint(n), resp.Trailer.Get(segment.TrailerCount))
+	t.Logf("live heap grew by at most %.1f MB while streaming %d rows (peak %.1f MB)", float64(growth)/1e6, n, float64(*peak)/1e6)
+	// Holding the segment would keep 20,000 users of 1 KB live (over
+	// 25 MB); one batch is about 1.5 MB.
+	require.Less(t, growth, uint64(10<<20), "memory grows with the segment")
 
-		logs := e.Logs.String()
-		require.Contains(t, logs, `msg="user export progress" actor=admin:token-1 rows=`)
-		// 2 statements to open, then 2 per batch of 1,000.
-		require.Contains(t, logs, fmt.Sprintf(`msg="user export finished" actor=admin:token-1 rows=%d`, n))
-		require.Contains(t, logs, fmt.Sprintf("statements=%d ", 2+2*n/users.SegmentBatch))
-		require.NotContains(t, logs, "+8613800138000", "no PII in the log")
-		evs := exportEvents(t, e)
-		require.Len(t, evs, 1)
-		require.Equal(t, "admin:token-1", evs[0].Actor)
-		require.Equal(t, n, *evs[0].Count)
-	})
+	logs := e.Logs.String()
+	require.Contains(t, logs, `msg="user export progress" actor=admin:token-1 rows=`)
+	// 2 statements to open, then 2 per batch of 1,000.
+	require.Contains(t, logs, fmt.Sprintf(`msg="user export finished" actor=admin:token-1 rows=%d`, n))
+	require.Contains(t, logs, fmt.Sprintf("statements=%d ", 2+2*n/users.SegmentBatch))
+	require.NotContains(t, logs, "+8613800138000", "no PII in the log")
+	evs := exportEvents(t, e)
+	require.NotEmpty(t, evs)
+	require.Equal(t, "admin:token-1", evs[len(evs)-1].Actor)
+	require.Equal(t, n, *evs[len(evs)-1].Count)
+}
 
-	t.Run("client gone", func(t *testing.T) {
-		resp := postExport(t, e, apptest.AdminToken, map[string]any{"format": "ndjson"})
-		require.Equal(t, http.StatusOK, resp.StatusCode)
-		line, err := bufio.NewReader(resp.Body).ReadString('\n')
-		require.NoError(t, err)
-		require.Contains(t, line, `"id"`)
-		cut := time.Now()
-		require.NoError(t, resp.Body.Close()) // hangs up: the body was not read to its end
-		var evs []*ent.AuditEvent
-		require.Eventually(t, func() bool {
-			evs = exportEvents(t, e)
-			return len(evs) == 2
-		}, 10*time.Second, 20*time.Millisecond, "the cut export is recorded")
-		t.Logf("the export stopped %s after the client hung up, after %d rows", time.Since(cut).Round(time.Millisecond), *evs[1].Count)
-		require.Less(t, *evs[1].Count, n, "the export stopped before its end")
-		logs := e.Logs.String()
-		i := strings.Index(logs, `msg="user export cut: the client went away"`)
-		require.Positive(t, i, "the cut is logged")
-		var rows, stmts int
-		_, err = fmt.Sscanf(logs[i:], `msg="user export cut: the client went away" actor=admin:token-1 rows=%d`, &rows)
-		require.NoError(t, err)
-		j := strings.Index(logs[i:], "statements=")
-		_, err = fmt.Sscanf(logs[i+j:], "statements=%d", &stmts)
-		require.NoError(t, err)
-		require.Equal(t, *evs[1].Count, rows)
-		require.Less(t, stmts, 2+2*n/users.SegmentBatch, "no statement after the cut")
-	})
+// exportCut hangs up after the first row of an export of n users, and
+// checks that the export stops at once, logged and audited.
+func exportCut(t *testing.T, e *apptest.Env, n int) {
+	recorded := len(exportEvents(t, e))
+	resp := postExport(t, e, apptest.AdminToken, map[string]any{"format": "ndjson"})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	require.NoError(t, err)
+	require.Contains(t, line, `"id"`)
+	cut := time.Now()
+	require.NoError(t, resp.Body.Close()) // hangs up: the body was not read to its end
+	var evs []*ent.AuditEvent
+	require.Eventually(t, func() bool {
+		evs = exportEvents(t, e)
+		return len(evs) == recorded+1
+	}, 10*time.Second, 20*time.Millisecond, "the cut export is recorded")
+	t.Logf("the export stopped %s after the client hung up, after %d rows", time.Since(cut).Round(time.Millisecond), *evs[recorded].Count)
+	require.Less(t, *evs[recorded].Count, n, "the export stopped before its end")
+	logs := e.Logs.String()
+	i := strings.Index(logs, `msg="user export cut: the client went away"`)
+	require.Positive(t, i, "the cut is logged")
+	var rows, stmts int
+	_, err = fmt.Sscanf(logs[i:], `msg="user export cut: the client went away" actor=admin:token-1 rows=%d`, &rows)
+	require.NoError(t, err)
+	j := strings.Index(logs[i:], "statements=")
+	_, err = fmt.Sscanf(logs[i+j:], "statements=%d", &stmts)
+	require.NoError(t, err)
+	require.Equal(t, *evs[recorded].Count, rows)
+	require.Less(t, stmts, 2+2*n/users.SegmentBatch, "no statement after the cut")
 }
 
 // sampleLiveHeap samples the live heap (as of each garbage collection,
@@ -140,4 +149,50 @@ func sampleLiveHeap() (*uint64, func() uint64) {
 		debug.SetGCPercent(old)
 		return peak - base
 	}
+}
+
+// TestExportDatabaseFailsMidStream: a database failure after the first
+// batch ends the stream with complete:false, the error's code and the
+// `after` to resume from, which then reads exactly the rest.
+func TestExportDatabaseFailsMidStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads 20,000 users")
+	}
+	dbURL, proxy := proxiedMySQL(t)
+	e := apptest.New(t, apptest.Options{Backend: apptest.MySQL, DatabaseURL: dbURL})
+	const n = 20_000
+	seedLargeUsers(t, e, n)
+
+	resp := postExport(t, e, apptest.AdminToken, map[string]any{})
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	r := bufio.NewReader(resp.Body)
+	first, err := r.ReadString('\n')
+	require.NoError(t, err)
+	proxy.Refuse() // the next batch fails
+	ids, end := readNDJSON(t, io.MultiReader(strings.NewReader(first), r))
+	require.NotNil(t, end, "the stream ends with its end line")
+	require.False(t, end.Complete)
+	require.Less(t, len(ids), n)
+	require.Equal(t, len(ids), end.Count)
+	require.Equal(t, ids[len(ids)-1], end.After)
+	require.Equal(t, "UNAVAILABLE", end.Error.Extensions["code"])
+	require.Equal(t, "false", resp.Trailer.Get(segment.TrailerComplete))
+	require.Equal(t, "UNAVAILABLE", resp.Trailer.Get(segment.TrailerError))
+	require.Equal(t, end.After, resp.Trailer.Get(segment.TrailerAfter))
+
+	proxy.Heal()
+	var rest []string
+	require.Eventually(t, func() bool { // the circuit breaker lets statements through again
+		resp := postExport(t, e, apptest.AdminToken, map[string]any{"after": end.After})
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return false
+		}
+		var tail *exportEnd
+		rest, tail = readNDJSON(t, resp.Body)
+		return tail != nil && tail.Complete
+	}, 10*time.Second, 100*time.Millisecond)
+	require.Len(t, append(ids, rest...), n, "the resumed export holds the rest")
+	require.Less(t, ids[len(ids)-1], rest[0])
 }

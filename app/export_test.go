@@ -389,7 +389,8 @@ func seedLargeUsers(t testing.TB, e *apptest.Env, n int) {
 func exportEvents(t testing.TB, e *apptest.Env) []*ent.AuditEvent {
 	t.Helper()
 	evs, err := e.App.DB.Client.AuditEvent.Query().
-		Where(auditevent.KindEQ(auditevent.KindDATA_EXPORTED), auditevent.UserIDIsNil()).All(context.Background())
+		Where(auditevent.KindEQ(auditevent.KindDATA_EXPORTED), auditevent.UserIDIsNil()).
+		Order(auditevent.ByID()).All(context.Background())
 	require.NoError(t, err)
 	return evs
 }

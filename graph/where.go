@@ -20,7 +20,7 @@ import (
 // `where` that arrives outside a GraphQL request is coerced by the same
 // rules as the `where` variable of a users query.
 var whereOperation = sync.OnceValue(func() *ast.OperationDefinition {
-	doc := gqlparser.MustLoadQuery(parsedSchema, `query($where: UserWhereInput) { users(first: 0, where: $where) { totalCount } }`)
+	doc := gqlparser.MustLoadQueryWithRules(parsedSchema, `query($where: UserWhereInput) { users(first: 0, where: $where) { totalCount } }`, nil)
 	return doc.Operations[0]
 })
 

@@ -9,6 +9,10 @@
 #     searches dashboards run, nested `where`, activeSessions, nodes), p50
 #     and p99 over -samples runs, the SQL statements one run costs, and the
 #     answer (a count, or the error code of a refused shape).
+#   - exports user segments (POST /admin/export/users, export.go): rows,
+#     time, rows/s, statements per 1,000 rows, bytes and wxid's resident
+#     memory for everyone (NDJSON and CSV), one app, sparse, contiguous and
+#     selective filters, and a resumed export.
 #
 # Like scripts/test.sh it installs and starts MariaDB when it is missing. It
 # removes its database afterwards (-keep keeps it). Arguments go to the scale

@@ -84,7 +84,10 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Println()
-	return measure(ctx, e, o)
+	if err := measure(ctx, e, o); err != nil {
+		return err
+	}
+	return measureExports(ctx, e, o)
 }
 
 // env is everything one run starts.
