@@ -36,6 +36,31 @@ func TestExportLarge(t *testing.T) {
 
 	t.Run("whole", func(t *testing.T) { exportWhole(t, e, n) })
 	t.Run("client gone", func(t *testing.T) { exportCut(t, e, n) })
+	t.Run("too many at once", func(t *testing.T) { exportCrowd(t, e) })
+}
+
+// exportCrowd holds segment.MaxConcurrent exports open (their clients
+// read one row, then nothing: the server waits to write) and checks that
+// one more is RATE_LIMITED until one of them ends.
+func exportCrowd(t *testing.T, e *apptest.Env) {
+	var open []*http.Response
+	for range segment.MaxConcurrent {
+		resp := postExport(t, e, apptest.AdminToken, map[string]any{})
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		_, err := bufio.NewReader(resp.Body).ReadString('\n')
+		require.NoError(t, err)
+		open = append(open, resp)
+	}
+	resp := postExport(t, e, apptest.AdminToken, map[string]any{})
+	requireRefused(t, resp, http.StatusTooManyRequests, "RATE_LIMITED")
+	for _, r := range open {
+		require.NoError(t, r.Body.Close())
+	}
+	require.Eventually(t, func() bool {
+		resp := postExport(t, e, apptest.AdminToken, map[string]any{"where": map[string]any{"idLT": "0"}})
+		defer resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 20*time.Millisecond, "the slots are free again")
 }
 
 // exportWhole exports every one of the n users as CSV, advancing the

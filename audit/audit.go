@@ -92,8 +92,9 @@ type Event struct {
 	// OtherUserID is the other user involved (a unionid conflict at login,
 	// the merged user of a merge); 0 for none.
 	OtherUserID int
-	// Count is how many sessions the change ended; nil when it ends none
-	// by nature.
+	// Count is how many sessions the change ended, or how many users a
+	// segment export sent (DATA_EXPORTED without a user); nil when it
+	// ends none by nature.
 	Count *int
 	// At is when; the zero time means now.
 	At time.Time

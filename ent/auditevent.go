@@ -31,7 +31,7 @@ type AuditEvent struct {
 	NewUser bool `json:"new_user,omitempty"`
 	// The other user involved: the user holding the unionid a LOGIN conflicted with, or the merged user of USERS_MERGED.
 	OtherUserID *int `json:"other_user_id,omitempty"`
-	// How many sessions a LOGOUT, SESSION_REVOKED or USER_DISABLED ended.
+	// How many sessions a LOGOUT, SESSION_REVOKED or USER_DISABLED ended; on a DATA_EXPORTED without a user (a segment export, POST /admin/export/users), how many users it sent.
 	Count        *int `json:"count,omitempty"`
 	selectValues sql.SelectValues
 }

@@ -53,7 +53,7 @@ func (AuditEvent) Fields() []ent.Field {
 			Annotations(entgql.Skip(entgql.SkipType), entgql.Type("ID")),
 		field.Int("count").
 			Optional().Nillable().Immutable().
-			Comment("How many sessions a LOGOUT, SESSION_REVOKED or USER_DISABLED ended.").
+			Comment("How many sessions a LOGOUT, SESSION_REVOKED or USER_DISABLED ended; on a DATA_EXPORTED without a user (a segment export, POST /admin/export/users), how many users it sent.").
 			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 	}
 }
