@@ -5,6 +5,7 @@ package database
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,7 +74,7 @@ func Open(ctx context.Context, rawURL string, o Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open(driverName, dsn)
+	db, err := openPool(driverName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
 	}
@@ -113,6 +114,56 @@ func Open(ctx context.Context, rawURL string, o Options) (*DB, error) {
 	client := ent.NewClient(ent.Driver(drv))
 	client.User.Use(phoneSuffixHook)
 	return &DB{Client: client, SQL: db, Dialect: dia}, nil
+}
+
+// openPool opens the pool. On MySQL every connection starts at READ
+// COMMITTED (readCommitted), so that a transaction costs no SET
+// TRANSACTION round trip of its own.
+func openPool(driverName, dsn string) (*sql.DB, error) {
+	if driverName != "mysql" {
+		return sql.Open(driverName, dsn)
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, redact(err)
+	}
+	c, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, redact(err)
+	}
+	return sql.OpenDB(readCommitted{c}), nil
+}
+
+// readCommitted sets READ COMMITTED as the isolation level of every new
+// MySQL/MariaDB connection, once, when it is opened. wxid's writing
+// transactions lock the rows they change (SELECT ... FOR UPDATE, UPDATE):
+// at READ COMMITTED those locks cover the rows, not the gaps between them,
+// so that a refresh's lock on its session never blocks a login inserting a
+// session beside it (the deadlock TestLoginCrowds guards against). Setting
+// it per transaction instead (sql.TxOptions) would cost every transaction a
+// round trip. The statement is the same on MySQL and MariaDB, whatever
+// either calls the variable.
+type readCommitted struct{ driver.Connector }
+
+// isolationStatement is what every new MySQL/MariaDB connection runs first.
+const isolationStatement = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
+
+// Connect opens a connection and sets its isolation level.
+func (c readCommitted) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := conn.(driver.ExecerContext)
+	if !ok {
+		conn.Close()
+		return nil, errors.New("the MySQL driver cannot execute statements on a new connection")
+	}
+	if _, err := ex.ExecContext(ctx, isolationStatement, nil); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("setting the isolation level: %w", err)
+	}
+	return conn, nil
 }
 
 // Close closes the client and the pool.

@@ -30,9 +30,10 @@
 // through the successor's foreign keys, the OpenID row and the user's row
 // in the same order, so a refresh and a login of the same user wait for
 // each other instead of deadlocking (TestLoginCrowds runs both at once).
-// Both run at READ COMMITTED on MySQL (session.TxOptions): their locking
-// reads lock rows, not the gaps between them, so a refresh's lock on its
-// session row never blocks a login's INSERT of a new session beside it.
+// Both run at READ COMMITTED on MySQL (every connection does: package
+// database): their locking reads lock rows, not the gaps between them, so
+// a refresh's lock on its session row never blocks a login's INSERT of a
+// new session beside it.
 //
 // A first login has no rows to lock: it inserts the user, the unionid, the
 // openid and the session, and a concurrent first login of the same person
@@ -105,7 +106,6 @@ type Service struct {
 	sealer   *sealer.Sealer
 	now      func() time.Time
 	log      *slog.Logger
-	rowLocks bool
 }
 
 // Options configure a Service.
@@ -114,9 +114,6 @@ type Options struct {
 	Now func() time.Time
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
-	// RowLocks locks the user's row with SELECT ... FOR UPDATE (MySQL; see
-	// the lock order in the package documentation).
-	RowLocks bool
 }
 
 // NewService returns a login service.
@@ -127,7 +124,7 @@ func NewService(db *ent.Client, upstream Upstream, apps Apps, sessions *session.
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Service{db: db, upstream: upstream, apps: apps, sessions: sessions, sealer: s, now: o.Now, log: o.Logger, rowLocks: o.RowLocks}
+	return &Service{db: db, upstream: upstream, apps: apps, sessions: sessions, sealer: s, now: o.Now, log: o.Logger}
 }
 
 // LoginResult is a successful login.
@@ -212,7 +209,7 @@ type binding struct {
 // on it and creates its session, in one transaction.
 func (s *Service) bind(ctx context.Context, appID string, ws wechat.Session, sealedKey []byte, meta session.ClientMeta) (binding, error) {
 	var b binding
-	err := database.WithTx(ctx, s.db, session.TxOptions(s.rowLocks), func(tx *ent.Tx) error {
+	err := database.WithTx(ctx, s.db, nil, func(tx *ent.Tx) error {
 		if err := s.bindTx(ctx, tx, appID, ws, sealedKey, &b); err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -274,13 +273,4 @@ func (m *Manager) retryInvalidations(ctx context.Context) {
 		}
 		m.pending.remove(hash)
 	}
-}
-
-// TxOptions are the options of wxid's writing transactions: READ
-// COMMITTED where rows are locked (MySQL), the driver's default elsewhere.
-func TxOptions(rowLocks bool) *sql.TxOptions {
-	if !rowLocks {
-		return nil
-	}
-	return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 }

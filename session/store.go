@@ -110,8 +110,8 @@ type Store struct {
 }
 
 // NewStore returns a Store over db. rowLocks makes Lock lock the row
-// (SELECT ... FOR UPDATE) and Transact run at READ COMMITTED (TxOptions):
-// set it on MySQL. SQLite has no row locks, and wxid opens SQLite
+// (SELECT ... FOR UPDATE): set it on MySQL, where every connection runs at
+// READ COMMITTED (package database). SQLite has no row locks, and wxid opens SQLite
 // transactions with BEGIN IMMEDIATE, which serialises them instead.
 func NewStore(db *ent.Client, rowLocks bool) *Store {
 	return &Store{db: db, rowLocks: rowLocks}
@@ -419,5 +419,5 @@ func (s *Store) PurgeBatch(ctx context.Context, cutoff time.Time, limit int) (in
 // Transact runs fn with a Store inside one transaction, committing when
 // fn returns nil and rolling back on an error or a panic.
 func (s *Store) Transact(ctx context.Context, fn func(tx *Store) error) error {
-	return database.WithTx(ctx, s.db, TxOptions(s.rowLocks), func(tx *ent.Tx) error { return fn(s.in(tx)) })
+	return database.WithTx(ctx, s.db, nil, func(tx *ent.Tx) error { return fn(s.in(tx)) })
 }

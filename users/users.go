@@ -68,8 +68,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock of audit events; nil means time.Now.
 	Now func() time.Time
-	// RowLocks runs writing transactions at READ COMMITTED with row locks
-	// (MySQL), in the lock order of package identity.
+	// RowLocks takes row locks (MySQL, where connections run at READ
+	// COMMITTED), in the lock order of package identity.
 	RowLocks bool
 }
 
@@ -265,7 +265,7 @@ func (s *Service) transact(ctx context.Context, fn func(tx *ent.Tx) error) error
 }
 
 func (s *Service) transactOnce(ctx context.Context, fn func(tx *ent.Tx) error) error {
-	return database.WithTx(ctx, s.db, session.TxOptions(s.rowLocks), fn)
+	return database.WithTx(ctx, s.db, nil, fn)
 }
 
 // lockConflict reports a MySQL deadlock (1213) or lock wait timeout (1205).
