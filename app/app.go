@@ -163,7 +163,7 @@ func (a *App) buildServices(o Options) {
 		Now: o.Now, Logger: a.Log, Registerer: a.Registry, RowLocks: rowLocks,
 	})
 	apps := identity.Apps{Default: cfg.DefaultAppID, Secrets: cfg.Apps}
-	a.Identity = identity.NewService(a.DB.Client, a.WeChat, apps, a.Sessions, seal, identity.Options{Now: o.Now, Logger: a.Log})
+	a.Identity = identity.NewService(a.DB.Client, a.WeChat, apps, a.Sessions, seal, identity.Options{Now: o.Now, Logger: a.Log, Dialect: a.DB.Dialect})
 	a.Users = users.NewService(a.DB.Client, a.Sessions, users.Options{Logger: a.Log, Now: o.Now, RowLocks: rowLocks})
 	a.Tokens = accesstoken.New(a.Cache, a.WeChat, accesstoken.Options{Now: o.Now, Logger: a.Log, Registerer: a.Registry, Sealer: seal})
 	a.Phone = phone.NewService(a.DB.Client, seal, apps, a.Tokens, a.WeChat, phone.Options{Now: o.Now, Logger: a.Log})

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/ent/auditevent"
 )
@@ -116,7 +117,50 @@ func RecordLogin(ctx context.Context, tx *ent.Tx, at time.Time, userID int, newU
 	return Record(ctx, tx, Event{Kind: Login, At: at, UserID: userID, Actor: UserActor(userID), NewUser: newUser, OtherUserID: conflictUserID})
 }
 
+// AddLogin adds the INSERT of RecordLogin's event to b, a login's batch of
+// writes.
+func AddLogin(ctx context.Context, b *database.Batch, at time.Time, userID int, newUser bool, conflictUserID int) {
+	e := resolve(ctx, Event{Kind: Login, At: at, UserID: userID, Actor: UserActor(userID), NewUser: newUser, OtherUserID: conflictUserID})
+	b.Add("INSERT INTO `audit_events` (`kind`, `at`, `actor`, `new_user`, `count`, `user_id`, `other_user_id`, `client_ip`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		string(e.Kind), e.At, e.Actor, e.NewUser, nullable(e.Count), nullable(e.UserID), nullable(e.OtherUserID), nullable(e.ClientIP))
+}
+
+// nullable is v as a statement argument: NULL for a nil pointer or a zero
+// value.
+func nullable[T comparable](v T) any {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	if p, ok := any(v).(*int); ok {
+		return *p
+	}
+	return v
+}
+
 func create(ctx context.Context, c *ent.AuditEventClient, e Event) *ent.AuditEventCreate {
+	e = resolve(ctx, e)
+	q := c.Create().
+		SetKind(e.Kind).
+		SetAt(e.At).
+		SetActor(e.Actor).
+		SetNewUser(e.NewUser).
+		SetNillableCount(e.Count)
+	if e.UserID != 0 {
+		q.SetUserID(e.UserID)
+	}
+	if e.OtherUserID != 0 {
+		q.SetOtherUserID(e.OtherUserID)
+	}
+	if e.ClientIP != "" {
+		q.SetClientIP(e.ClientIP)
+	}
+	return q
+}
+
+// resolve fills in e's actor, address and time from ctx and bounds them
+// to their columns.
+func resolve(ctx context.Context, e Event) Event {
 	o := OriginFrom(ctx)
 	if e.Actor == "" {
 		e.Actor = o.Actor
@@ -133,22 +177,10 @@ func create(ctx context.Context, c *ent.AuditEventClient, e Event) *ent.AuditEve
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	q := c.Create().
-		SetKind(e.Kind).
-		SetAt(e.At.UTC()).
-		SetActor(truncate(e.Actor, 80)).
-		SetNewUser(e.NewUser).
-		SetNillableCount(e.Count)
-	if e.UserID != 0 {
-		q.SetUserID(e.UserID)
-	}
-	if e.OtherUserID != 0 {
-		q.SetOtherUserID(e.OtherUserID)
-	}
-	if e.ClientIP != "" {
-		q.SetClientIP(truncate(e.ClientIP, 64))
-	}
-	return q
+	e.At = e.At.UTC()
+	e.Actor = truncate(e.Actor, 80)
+	e.ClientIP = truncate(e.ClientIP, 64)
+	return e
 }
 
 // Count returns &n, for Event.Count.

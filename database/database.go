@@ -239,12 +239,16 @@ func mysqlDSN(raw string) (string, error) {
 	// the rows it changed (a login that sets the last_login_at a row
 	// already holds must not look like a login of a disabled user).
 	parsed.ClientFoundRows = true
+	// Nor this: Batch needs it.
+	parsed.MultiStatements = true
 	return parsed.FormatDSN(), nil
 }
 
 // SetMySQLDefaults applies wxid's connection settings: clientFoundRows (an
 // UPDATE reports the rows it matched), parseTime, interpolateParams (a
-// prepared round trip per query otherwise), utf8mb4,
+// prepared round trip per query otherwise), multiStatements (a Batch's
+// writes in one round trip; every statement wxid sends is built with
+// placeholders, never by splicing input into SQL), utf8mb4,
 // UTC, and connect/read/write timeouts. Requests do not rely on the socket
 // timeouts: their statements carry short context deadlines (Interactive).
 // The socket timeouts are the backstop for what has no context (COMMIT,
@@ -254,6 +258,7 @@ func SetMySQLDefaults(cfg *mysql.Config) {
 	cfg.ClientFoundRows = true
 	cfg.ParseTime = true
 	cfg.InterpolateParams = true
+	cfg.MultiStatements = true
 	cfg.Loc = time.UTC
 	cfg.Timeout = 5 * time.Second
 	cfg.ReadTimeout = 30 * time.Second

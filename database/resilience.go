@@ -386,6 +386,16 @@ func (t *resilientTx) Exec(ctx context.Context, query string, args, v any) error
 	return t.d.runTx(ctx, func(ctx context.Context) error { return t.Tx.Exec(ctx, query, args, v) }, nil)
 }
 
+// ExecContext is Exec returning the statement's result: ent's
+// Tx.ExecContext, which Batch uses, reaches the driver through it.
+func (t *resilientTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	if err := t.Exec(ctx, query, args, &res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
 func (t *resilientTx) Query(ctx context.Context, query string, args, v any) error {
 	return t.d.runTx(ctx, func(ctx context.Context) error { return t.Tx.Query(ctx, query, args, v) }, v)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wxid/wxid/cache"
+	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/sealer"
 )
@@ -138,19 +139,54 @@ func (m *Manager) IssueTx(ctx context.Context, tx *ent.Tx, userID, openIDID int,
 }
 
 func (m *Manager) issue(ctx context.Context, st *Store, userID, openIDID int, appID, openID string, meta ClientMeta) (Issued, error) {
-	skey, err := m.keys.NewToken()
+	p, err := m.Prepare(userID, openIDID, appID, openID, meta)
 	if err != nil {
 		return Issued{}, err
+	}
+	if err := st.Create(ctx, p.r, meta); err != nil {
+		return Issued{}, err
+	}
+	return p.Issued(p.r.ID), nil
+}
+
+// Pending is a new session not yet written: a login that batches its
+// writes (database.Batch) adds its guarded INSERT (AddTo) and turns it into
+// an Issued session once the batch ran.
+type Pending struct {
+	skey string
+	r    *Record
+	meta ClientMeta
+}
+
+// Prepare draws a new skey for userID's OpenID row openIDID, without
+// writing anything.
+func (m *Manager) Prepare(userID, openIDID int, appID, openID string, meta ClientMeta) (*Pending, error) {
+	skey, err := m.keys.NewToken()
+	if err != nil {
+		return nil, err
 	}
 	now := m.now()
 	abs := now.Add(m.opts.MaxAge)
 	r := &Record{UserID: userID, OpenIDID: openIDID, AppID: appID, OpenID: openID,
 		TokenHash: Hash(skey), Family: newFamily(),
 		CreatedAt: now, ExpiresAt: minTime(now.Add(m.opts.TTL), abs), AbsoluteExpiresAt: abs}
-	if err := st.Create(ctx, r, meta); err != nil {
-		return Issued{}, err
-	}
-	return Issued{Skey: skey, Info: r.Info()}, nil
+	return &Pending{skey: skey, r: r, meta: meta}, nil
+}
+
+// AddTo adds the session's INSERT to b, guarded: it inserts the row only
+// while the OpenID row still belongs to the user and the user is not
+// disabled (guardedCreate). Make it b's last statement: b's result then
+// says whether the session was issued (1 row) and under which ID.
+func (p *Pending) AddTo(b *database.Batch) {
+	q, args := guardedCreate(p.r, p.meta)
+	b.Add(q, args...)
+}
+
+// Issued is the session once its row has the ID id; call Publish after
+// the transaction commits.
+func (p *Pending) Issued(id int) Issued {
+	p.r.ID = id
+	return Issued{Skey: p.skey, Info: p.r.Info()}
 }
 
 // Publish caches a session that IssueTx created, once its transaction has

@@ -146,6 +146,22 @@ func (s *Store) Create(ctx context.Context, r *Record, meta ClientMeta) error {
 	return nil
 }
 
+// guardedCreate is the INSERT of r that writes the row only while r's
+// OpenID row belongs to r's user and that user is not disabled: 0 rows
+// otherwise. Inside a login that has just locked both rows (its UPDATEs of
+// them), the guard reads those locked rows and waits for nothing.
+func guardedCreate(r *Record, meta ClientMeta) (string, []any) {
+	const q = "INSERT INTO `sessions` (`user_id`, `open_id_id`, `token_hash`, `family`, `created_at`, `expires_at`, `absolute_expires_at`, `last_refreshed_at`, `client_ip`, `user_agent`) " +
+		"SELECT `users`.`id`, `open_ids`.`id`, ?, ?, ?, ?, ?, ?, ?, ? FROM `open_ids` JOIN `users` ON `users`.`id` = `open_ids`.`user_id` " +
+		"WHERE `open_ids`.`id` = ? AND `users`.`id` = ? AND `users`.`disabled` = ?"
+	var refreshed any // NULL
+	if r.LastRefreshedAt != nil {
+		refreshed = *r.LastRefreshedAt
+	}
+	return q, []any{r.TokenHash, r.Family, r.CreatedAt, r.ExpiresAt, r.AbsoluteExpiresAt, refreshed,
+		truncate(meta.IP, 64), truncate(meta.UserAgent, 512), r.OpenIDID, r.UserID, false}
+}
+
 // Find returns the session of an skey hash, without its account;
 // ErrInvalid when there is none.
 func (s *Store) Find(ctx context.Context, hash string) (*Record, error) {
