@@ -13,6 +13,7 @@ import (
 
 	"github.com/wxid/wxid/apperr"
 	"github.com/wxid/wxid/cache"
+	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/internal/clock"
 	"github.com/wxid/wxid/internal/testenv"
@@ -40,6 +41,7 @@ type env struct {
 	sessions *session.Manager
 	users    *users.Service
 	clock    *clock.Fake
+	dialect  string
 	user     int
 	openID   int
 }
@@ -56,7 +58,7 @@ func newEnv(t *testing.T, b backend) *env {
 		Keys: session.NewKeys(seal), TTL: 30 * time.Minute, MaxAge: 24 * time.Hour, Grace: time.Minute,
 		Now: clk.Now, Logger: slog.New(slog.DiscardHandler), RowLocks: rowLocks,
 	})
-	e := &env{db: db.Client, store: store, sessions: mgr, clock: clk,
+	e := &env{db: db.Client, store: store, sessions: mgr, clock: clk, dialect: db.Dialect,
 		users: users.NewService(db.Client, mgr, users.Options{Logger: slog.New(slog.DiscardHandler)})}
 	e.user, e.openID = e.newUser(t, "o-alice")
 	return e
@@ -132,6 +134,44 @@ func runSessionStore(t *testing.T, b backend) {
 		_, err = e.store.Get(ctx, want.ID+1000)
 		require.ErrorIs(t, err, session.ErrInvalid)
 		require.Error(t, e.store.Create(ctx, e.record(want.TokenHash, "fam-b"), session.ClientMeta{}), "token hashes are unique")
+	})
+
+	t.Run("a batched issue is guarded by the openid's owner and the user's state", func(t *testing.T) {
+		e := newEnv(t, b)
+		bob, _ := e.newUser(t, "o-bob")
+		issue := func(userID int) (issued int64, is session.Issued) {
+			t.Helper()
+			p, err := e.sessions.Prepare(userID, e.openID, "wxapp", "o-alice", session.ClientMeta{IP: "192.0.2.1"})
+			require.NoError(t, err)
+			require.NoError(t, database.WithTx(ctx, e.db, nil, func(tx *ent.Tx) error {
+				batch := database.NewBatch(e.dialect)
+				p.AddTo(batch)
+				res, err := batch.Exec(ctx, tx)
+				if err != nil {
+					return err
+				}
+				if issued, err = res.RowsAffected(); err != nil || issued != 1 {
+					return err
+				}
+				id, err := res.LastInsertId()
+				is = p.Issued(int(id))
+				return err
+			}))
+			return issued, is
+		}
+		n, is := issue(e.user)
+		require.EqualValues(t, 1, n)
+		info, err := e.sessions.Resolve(ctx, is.Skey)
+		require.NoError(t, err)
+		require.Equal(t, is.Info.ID, info.ID)
+		require.Equal(t, e.user, info.UserID)
+
+		n, _ = issue(bob)
+		require.Zero(t, n, "alice's openid does not belong to bob")
+		e.db.User.UpdateOneID(e.user).SetDisabled(true).ExecX(ctx)
+		n, _ = issue(e.user)
+		require.Zero(t, n, "alice is disabled")
+		require.Equal(t, 1, e.db.Session.Query().CountX(ctx))
 	})
 
 	t.Run("liveness", func(t *testing.T) {
