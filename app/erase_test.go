@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -296,9 +297,9 @@ func TestExportMyData(t *testing.T) {
 	hashes, err := e.App.DB.SQL.QueryContext(context.Background(), "SELECT token_hash FROM sessions")
 	require.NoError(t, err)
 	for hashes.Next() {
-		var h string
+		var h []byte
 		require.NoError(t, hashes.Scan(&h))
-		require.NotContains(t, raw, h)
+		require.NotContains(t, raw, hex.EncodeToString(h))
 	}
 	require.NoError(t, hashes.Close())
 

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/hex"
 	"sync"
 	"testing"
 	"time"
@@ -109,7 +110,7 @@ func TestRefreshSession(t *testing.T) {
 			}
 			requireMe(t, e, got[0], l.User.ID)
 			rows, err := e.App.DB.Client.Session.Query().
-				Where(entsession.TokenHash(session.Hash(got[0]))).
+				Where(entsession.TokenHash(hashBytes(session.Hash(got[0])))).
 				QueryUser().QuerySessions().
 				Where(entsession.RevokedAtIsNil(), entsession.RotatedAtIsNil()).
 				Count(context.Background())
@@ -305,4 +306,13 @@ func TestPurge(t *testing.T) {
 		require.Equal(t, 1, left)
 		requireMe(t, e, live2.Skey, live.User.ID)
 	})
+}
+
+// hashBytes is an skey hash as the sessions table stores it.
+func hashBytes(hash string) []byte {
+	b, err := hex.DecodeString(hash)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

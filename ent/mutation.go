@@ -1689,8 +1689,8 @@ type SessionMutation struct {
 	op                  Op
 	typ                 string
 	id                  *int
-	token_hash          *string
-	family              *string
+	token_hash          *[]byte
+	family              *[]byte
 	created_at          *time.Time
 	expires_at          *time.Time
 	absolute_expires_at *time.Time
@@ -1881,12 +1881,12 @@ func (m *SessionMutation) ResetOpenIDID() {
 }
 
 // SetTokenHash sets the "token_hash" field.
-func (m *SessionMutation) SetTokenHash(s string) {
-	m.token_hash = &s
+func (m *SessionMutation) SetTokenHash(b []byte) {
+	m.token_hash = &b
 }
 
 // TokenHash returns the value of the "token_hash" field in the mutation.
-func (m *SessionMutation) TokenHash() (r string, exists bool) {
+func (m *SessionMutation) TokenHash() (r []byte, exists bool) {
 	v := m.token_hash
 	if v == nil {
 		return
@@ -1897,7 +1897,7 @@ func (m *SessionMutation) TokenHash() (r string, exists bool) {
 // OldTokenHash returns the old "token_hash" field's value of the Session entity.
 // If the Session object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *SessionMutation) OldTokenHash(ctx context.Context) (v string, err error) {
+func (m *SessionMutation) OldTokenHash(ctx context.Context) (v []byte, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldTokenHash is only allowed on UpdateOne operations")
 	}
@@ -1917,12 +1917,12 @@ func (m *SessionMutation) ResetTokenHash() {
 }
 
 // SetFamily sets the "family" field.
-func (m *SessionMutation) SetFamily(s string) {
-	m.family = &s
+func (m *SessionMutation) SetFamily(b []byte) {
+	m.family = &b
 }
 
 // Family returns the value of the "family" field in the mutation.
-func (m *SessionMutation) Family() (r string, exists bool) {
+func (m *SessionMutation) Family() (r []byte, exists bool) {
 	v := m.family
 	if v == nil {
 		return
@@ -1933,7 +1933,7 @@ func (m *SessionMutation) Family() (r string, exists bool) {
 // OldFamily returns the old "family" field's value of the Session entity.
 // If the Session object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *SessionMutation) OldFamily(ctx context.Context) (v string, err error) {
+func (m *SessionMutation) OldFamily(ctx context.Context) (v []byte, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldFamily is only allowed on UpdateOne operations")
 	}
@@ -2575,14 +2575,14 @@ func (m *SessionMutation) SetField(name string, value ent.Value) error {
 		m.SetOpenIDID(v)
 		return nil
 	case session.FieldTokenHash:
-		v, ok := value.(string)
+		v, ok := value.([]byte)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTokenHash(v)
 		return nil
 	case session.FieldFamily:
-		v, ok := value.(string)
+		v, ok := value.([]byte)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}

@@ -106,13 +106,13 @@ func init() {
 	// sessionDescTokenHash is the schema descriptor for token_hash field.
 	sessionDescTokenHash := sessionFields[2].Descriptor()
 	// session.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
-	session.TokenHashValidator = func() func(string) error {
+	session.TokenHashValidator = func() func([]byte) error {
 		validators := sessionDescTokenHash.Validators
-		fns := [...]func(string) error{
-			validators[0].(func(string) error),
-			validators[1].(func(string) error),
+		fns := [...]func([]byte) error{
+			validators[0].(func([]byte) error),
+			validators[1].(func([]byte) error),
 		}
-		return func(token_hash string) error {
+		return func(token_hash []byte) error {
 			for _, fn := range fns {
 				if err := fn(token_hash); err != nil {
 					return err
@@ -124,13 +124,13 @@ func init() {
 	// sessionDescFamily is the schema descriptor for family field.
 	sessionDescFamily := sessionFields[3].Descriptor()
 	// session.FamilyValidator is a validator for the "family" field. It is called by the builders before save.
-	session.FamilyValidator = func() func(string) error {
+	session.FamilyValidator = func() func([]byte) error {
 		validators := sessionDescFamily.Validators
-		fns := [...]func(string) error{
-			validators[0].(func(string) error),
-			validators[1].(func(string) error),
+		fns := [...]func([]byte) error{
+			validators[0].(func([]byte) error),
+			validators[1].(func([]byte) error),
 		}
-		return func(family string) error {
+		return func(family []byte) error {
 			for _, fn := range fns {
 				if err := fn(family); err != nil {
 					return err

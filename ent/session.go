@@ -23,10 +23,10 @@ type Session struct {
 	UserID int `json:"user_id,omitempty"`
 	// OpenIDID holds the value of the "open_id_id" field.
 	OpenIDID int `json:"open_id_id,omitempty"`
-	// Lowercase hex SHA-256 of the skey; the skey itself is never stored.
-	TokenHash string `json:"-"`
-	// Identifies one login: every skey rotated from it by refreshSession shares it.
-	Family string `json:"family,omitempty"`
+	// SHA-256 of the skey (32 bytes); the skey itself is never stored.
+	TokenHash []byte `json:"-"`
+	// 16 random bytes identifying one login: every skey rotated from it by refreshSession shares them.
+	Family []byte `json:"family,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// Idle expiry: the skey stops working at this time unless refreshed.
@@ -89,11 +89,11 @@ func (*Session) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case session.FieldSuccessorToken:
+		case session.FieldTokenHash, session.FieldFamily, session.FieldSuccessorToken:
 			values[i] = new([]byte)
 		case session.FieldID, session.FieldUserID, session.FieldOpenIDID:
 			values[i] = new(sql.NullInt64)
-		case session.FieldTokenHash, session.FieldFamily, session.FieldClientIP, session.FieldUserAgent:
+		case session.FieldClientIP, session.FieldUserAgent:
 			values[i] = new(sql.NullString)
 		case session.FieldCreatedAt, session.FieldExpiresAt, session.FieldAbsoluteExpiresAt, session.FieldLastRefreshedAt, session.FieldRevokedAt, session.FieldRotatedAt:
 			values[i] = new(sql.NullTime)
@@ -131,16 +131,16 @@ func (_m *Session) assignValues(columns []string, values []any) error {
 				_m.OpenIDID = int(value.Int64)
 			}
 		case session.FieldTokenHash:
-			if value, ok := values[i].(*sql.NullString); !ok {
+			if value, ok := values[i].(*[]byte); !ok {
 				return fmt.Errorf("unexpected type %T for field token_hash", values[i])
-			} else if value.Valid {
-				_m.TokenHash = value.String
+			} else if value != nil {
+				_m.TokenHash = *value
 			}
 		case session.FieldFamily:
-			if value, ok := values[i].(*sql.NullString); !ok {
+			if value, ok := values[i].(*[]byte); !ok {
 				return fmt.Errorf("unexpected type %T for field family", values[i])
-			} else if value.Valid {
-				_m.Family = value.String
+			} else if value != nil {
+				_m.Family = *value
 			}
 		case session.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -254,7 +254,7 @@ func (_m *Session) String() string {
 	builder.WriteString("token_hash=<sensitive>")
 	builder.WriteString(", ")
 	builder.WriteString("family=")
-	builder.WriteString(_m.Family)
+	builder.WriteString(fmt.Sprintf("%v", _m.Family))
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

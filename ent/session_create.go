@@ -37,13 +37,13 @@ func (_c *SessionCreate) SetOpenIDID(v int) *SessionCreate {
 }
 
 // SetTokenHash sets the "token_hash" field.
-func (_c *SessionCreate) SetTokenHash(v string) *SessionCreate {
+func (_c *SessionCreate) SetTokenHash(v []byte) *SessionCreate {
 	_c.mutation.SetTokenHash(v)
 	return _c
 }
 
 // SetFamily sets the "family" field.
-func (_c *SessionCreate) SetFamily(v string) *SessionCreate {
+func (_c *SessionCreate) SetFamily(v []byte) *SessionCreate {
 	_c.mutation.SetFamily(v)
 	return _c
 }
@@ -283,11 +283,11 @@ func (_c *SessionCreate) createSpec() (*Session, *sqlgraph.CreateSpec) {
 	)
 	_spec.OnConflict = _c.conflict
 	if value, ok := _c.mutation.TokenHash(); ok {
-		_spec.SetField(session.FieldTokenHash, field.TypeString, value)
+		_spec.SetField(session.FieldTokenHash, field.TypeBytes, value)
 		_node.TokenHash = value
 	}
 	if value, ok := _c.mutation.Family(); ok {
-		_spec.SetField(session.FieldFamily, field.TypeString, value)
+		_spec.SetField(session.FieldFamily, field.TypeBytes, value)
 		_node.Family = value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {

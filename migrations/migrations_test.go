@@ -2,6 +2,7 @@ package migrations_test
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -214,7 +215,7 @@ func previousRelease(t *testing.T, db *database.DB) {
 		{"INSERT INTO union_ids (id, unionid, created_at, user_id) VALUES (?, ?, ?, ?)",
 			[]any{8589934592 + 1, "u-one", now, uid}},
 		{"INSERT INTO sessions (id, token_hash, family, created_at, expires_at, absolute_expires_at, successor_token, client_ip, user_agent, open_id_id, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			[]any{4294967296 + 1, strings.Repeat("ab", 32), "family-1", now, now.Add(time.Hour), now.Add(720 * time.Hour), nil, "203.0.113.7", "test", oid1, uid}},
+			[]any{4294967296 + 1, strings.Repeat("ab", 32), strings.Repeat("f1", 16), now, now.Add(time.Hour), now.Add(720 * time.Hour), nil, "203.0.113.7", "test", oid1, uid}},
 	} {
 		_, err := db.SQL.Exec(q.sql, q.args...)
 		require.NoError(t, err, q.sql)
@@ -259,7 +260,8 @@ func TestUpgradeFromThePreviousRelease(t *testing.T) {
 		require.Equal(t, []byte{1, 2, 3}, u.Edges.OpenIds[0].SessionKey)
 		require.Equal(t, "u-one", u.Edges.UnionID.Unionid)
 		require.Len(t, u.Edges.Sessions, 1)
-		require.Equal(t, "family-1", u.Edges.Sessions[0].Family)
+		require.Equal(t, strings.Repeat("ab", 32), hex.EncodeToString(u.Edges.Sessions[0].TokenHash), "the hex token hash is now its bytes")
+		require.Equal(t, strings.Repeat("f1", 16), hex.EncodeToString(u.Edges.Sessions[0].Family))
 
 		// New rows keep to their type's global ID range.
 		n, err := db.Client.User.Create().Save(ctx)

@@ -234,7 +234,7 @@ func TestRotation(t *testing.T) {
 		old, _ := f.issue(t)
 		next, _, err := f.m.Refresh(ctx, old, ClientMeta{})
 		require.NoError(t, err)
-		f.db.Session.Update().Where(entsession.TokenHash(Hash(next))).SetRevokedAt(f.clock.Now()).ExecX(ctx)
+		f.db.Session.Update().Where(entsession.TokenHash(unhex(Hash(next)))).SetRevokedAt(f.clock.Now()).ExecX(ctx)
 		_, _, err = f.m.Refresh(ctx, old, ClientMeta{})
 		require.ErrorIs(t, err, ErrInvalid)
 	})

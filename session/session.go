@@ -322,8 +322,12 @@ func (m *Manager) bury(ctx context.Context, hashes []string, until time.Time) {
 	}
 }
 
+// familyBytes is the size of a family: random, like the skey, but only
+// compared, never guessed against.
+const familyBytes = 16
+
 func newFamily() string {
-	b := make([]byte, 16)
+	b := make([]byte, familyBytes)
 	if _, err := rand.Read(b); err != nil {
 		panic(fmt.Sprintf("crypto/rand failed: %v", err))
 	}

@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -26,9 +28,11 @@ type Record struct {
 	// AppID and OpenID are that OpenID row's account; set by the reads
 	// that say so (Lock, FindWithAccount, Account).
 	AppID, OpenID string
-	// TokenHash is the SHA-256 (Hash) of the skey.
+	// TokenHash is the SHA-256 (Hash) of the skey, in lowercase hex;
+	// the table holds its 32 bytes.
 	TokenHash string
-	// Family is shared by every session rotated from one login.
+	// Family is shared by every session rotated from one login, in
+	// lowercase hex; the table holds its 16 bytes.
 	Family string
 	// CreatedAt is when the skey was issued.
 	CreatedAt time.Time
@@ -64,7 +68,7 @@ func (r *Record) Info() Info {
 func recordOf(row *ent.Session) *Record {
 	r := &Record{
 		ID: row.ID, UserID: row.UserID, OpenIDID: row.OpenIDID,
-		TokenHash: row.TokenHash, Family: row.Family,
+		TokenHash: hex.EncodeToString(row.TokenHash), Family: hex.EncodeToString(row.Family),
 		CreatedAt: row.CreatedAt.UTC(), ExpiresAt: row.ExpiresAt.UTC(), AbsoluteExpiresAt: row.AbsoluteExpiresAt.UTC(),
 		LastRefreshedAt: utc(row.LastRefreshedAt), RotatedAt: utc(row.RotatedAt), RevokedAt: utc(row.RevokedAt),
 		SuccessorToken: row.SuccessorToken,
@@ -76,6 +80,17 @@ func recordOf(row *ent.Session) *Record {
 		r.AppID, r.OpenID = colvalue.String(row, accountAppColumn), colvalue.String(row, accountOpenIDColumn)
 	}
 	return r
+}
+
+// unhex is the binary form of a hex skey hash or family, as the table
+// stores it. The Manager only passes what Hash and newFamily made; anything
+// else decodes to bytes no row holds.
+func unhex(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 func utc(t *time.Time) *time.Time {
@@ -127,11 +142,15 @@ func (s *Store) Tx() *ent.Tx { return s.tx }
 
 // Create inserts r, a new session issued to meta's client, and sets r.ID.
 func (s *Store) Create(ctx context.Context, r *Record, meta ClientMeta) error {
+	hash, family := unhex(r.TokenHash), unhex(r.Family)
+	if len(hash) != sha256.Size || len(family) != familyBytes {
+		return fmt.Errorf("creating session: the token hash must be %d hex-encoded bytes and the family %d", sha256.Size, familyBytes)
+	}
 	row, err := s.db.Session.Create().
 		SetUserID(r.UserID).
 		SetOpenIDID(r.OpenIDID).
-		SetTokenHash(r.TokenHash).
-		SetFamily(r.Family).
+		SetTokenHash(hash).
+		SetFamily(family).
 		SetCreatedAt(r.CreatedAt).
 		SetExpiresAt(r.ExpiresAt).
 		SetAbsoluteExpiresAt(r.AbsoluteExpiresAt).
@@ -165,18 +184,18 @@ func guardedCreate(r *Record, meta ClientMeta) (string, []any) {
 // Find returns the session of an skey hash, without its account;
 // ErrInvalid when there is none.
 func (s *Store) Find(ctx context.Context, hash string) (*Record, error) {
-	return s.find(ctx, s.db.Session.Query().Where(entsession.TokenHash(hash)))
+	return s.find(ctx, s.db.Session.Query().Where(entsession.TokenHash(unhex(hash))))
 }
 
 // FindWithAccount is Find with the session's AppID and OpenID.
 func (s *Store) FindWithAccount(ctx context.Context, hash string) (*Record, error) {
-	return s.find(ctx, s.db.Session.Query().Where(entsession.TokenHash(hash), joinAccount))
+	return s.find(ctx, s.db.Session.Query().Where(entsession.TokenHash(unhex(hash)), joinAccount))
 }
 
 // Lock is FindWithAccount that also locks the row until the transaction
 // ends, where the database has row locks; use it inside Transact.
 func (s *Store) Lock(ctx context.Context, hash string) (*Record, error) {
-	q := s.db.Session.Query().Where(entsession.TokenHash(hash), joinAccount)
+	q := s.db.Session.Query().Where(entsession.TokenHash(unhex(hash)), joinAccount)
 	if s.rowLocks {
 		q = q.ForUpdate()
 	}
@@ -245,7 +264,7 @@ func (s *Store) MarkRotated(ctx context.Context, id int, at, expiresAt time.Time
 
 // RevokeFamily revokes the sessions of one login that are live at now.
 func (s *Store) RevokeFamily(ctx context.Context, family string, now time.Time) (Revoked, error) {
-	return s.revokeWhere(ctx, entsession.Family(family), now)
+	return s.revokeWhere(ctx, entsession.Family(unhex(family)), now)
 }
 
 // RevokeSession revokes the session id of userID, with every session of
@@ -303,7 +322,7 @@ func (s *Store) revokeWhere(ctx context.Context, p predicate.Session, now time.T
 	ids := make([]int, len(rows))
 	out := Revoked{Hashes: make([]string, len(rows)), Until: now}
 	for i, r := range rows {
-		ids[i], out.Hashes[i] = r.ID, r.TokenHash
+		ids[i], out.Hashes[i] = r.ID, hex.EncodeToString(r.TokenHash)
 		if r.AbsoluteExpiresAt.After(out.Until) {
 			out.Until = r.AbsoluteExpiresAt.UTC()
 		}
@@ -382,7 +401,7 @@ func (s *Store) RevokedSince(ctx context.Context, from time.Time) ([]Revocation,
 	out := make([]Revocation, 0, len(rows))
 	for _, r := range rows {
 		if r.RevokedAt != nil {
-			out = append(out, Revocation{Hash: r.TokenHash, At: r.RevokedAt.UTC()})
+			out = append(out, Revocation{Hash: hex.EncodeToString(r.TokenHash), At: r.RevokedAt.UTC()})
 		}
 	}
 	return out, nil

@@ -88,8 +88,8 @@ var (
 	// SessionsColumns holds the columns for the "sessions" table.
 	SessionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "token_hash", Type: field.TypeString, Unique: true, Size: 64},
-		{Name: "family", Type: field.TypeString, Size: 32},
+		{Name: "token_hash", Type: field.TypeBytes, Unique: true, Size: 32, SchemaType: map[string]string{"mysql": "binary(32)"}},
+		{Name: "family", Type: field.TypeBytes, Size: 16, SchemaType: map[string]string{"mysql": "binary(16)"}},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "expires_at", Type: field.TypeTime},
 		{Name: "absolute_expires_at", Type: field.TypeTime},

@@ -3,6 +3,7 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -24,13 +25,17 @@ func (Session) Fields() []ent.Field {
 		field.Int("open_id_id").
 			Immutable().
 			Annotations(entgql.Skip(entgql.SkipAll)),
-		field.String("token_hash").
-			NotEmpty().MaxLen(64).Unique().Immutable().Sensitive().
-			Comment("Lowercase hex SHA-256 of the skey; the skey itself is never stored.").
+		// Binary, not hex: 32 bytes instead of 64 characters, in the row
+		// and again in its unique index.
+		field.Bytes("token_hash").
+			NotEmpty().MaxLen(32).Unique().Immutable().Sensitive().
+			SchemaType(map[string]string{dialect.MySQL: "binary(32)"}).
+			Comment("SHA-256 of the skey (32 bytes); the skey itself is never stored.").
 			Annotations(entgql.Skip(entgql.SkipAll)),
-		field.String("family").
-			NotEmpty().MaxLen(32).Immutable().
-			Comment("Identifies one login: every skey rotated from it by refreshSession shares it.").
+		field.Bytes("family").
+			NotEmpty().MaxLen(16).Immutable().
+			SchemaType(map[string]string{dialect.MySQL: "binary(16)"}).
+			Comment("16 random bytes identifying one login: every skey rotated from it by refreshSession shares them.").
 			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Time("created_at").
 			Default(now).Immutable(),

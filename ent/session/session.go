@@ -92,9 +92,9 @@ func ValidColumn(column string) bool {
 
 var (
 	// TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
-	TokenHashValidator func(string) error
+	TokenHashValidator func([]byte) error
 	// FamilyValidator is a validator for the "family" field. It is called by the builders before save.
-	FamilyValidator func(string) error
+	FamilyValidator func([]byte) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// SuccessorTokenValidator is a validator for the "successor_token" field. It is called by the builders before save.
@@ -121,16 +121,6 @@ func ByUserID(opts ...sql.OrderTermOption) OrderOption {
 // ByOpenIDID orders the results by the open_id_id field.
 func ByOpenIDID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOpenIDID, opts...).ToFunc()
-}
-
-// ByTokenHash orders the results by the token_hash field.
-func ByTokenHash(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldTokenHash, opts...).ToFunc()
-}
-
-// ByFamily orders the results by the family field.
-func ByFamily(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldFamily, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

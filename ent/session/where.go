@@ -66,12 +66,12 @@ func OpenIDID(v int) predicate.Session {
 }
 
 // TokenHash applies equality check predicate on the "token_hash" field. It's identical to TokenHashEQ.
-func TokenHash(v string) predicate.Session {
+func TokenHash(v []byte) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldTokenHash, v))
 }
 
 // Family applies equality check predicate on the "family" field. It's identical to FamilyEQ.
-func Family(v string) predicate.Session {
+func Family(v []byte) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldFamily, v))
 }
 
@@ -161,133 +161,83 @@ func OpenIDIDNotIn(vs ...int) predicate.Session {
 }
 
 // TokenHashEQ applies the EQ predicate on the "token_hash" field.
-func TokenHashEQ(v string) predicate.Session {
+func TokenHashEQ(v []byte) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldTokenHash, v))
 }
 
 // TokenHashNEQ applies the NEQ predicate on the "token_hash" field.
-func TokenHashNEQ(v string) predicate.Session {
+func TokenHashNEQ(v []byte) predicate.Session {
 	return predicate.Session(sql.FieldNEQ(FieldTokenHash, v))
 }
 
 // TokenHashIn applies the In predicate on the "token_hash" field.
-func TokenHashIn(vs ...string) predicate.Session {
+func TokenHashIn(vs ...[]byte) predicate.Session {
 	return predicate.Session(sql.FieldIn(FieldTokenHash, vs...))
 }
 
 // TokenHashNotIn applies the NotIn predicate on the "token_hash" field.
-func TokenHashNotIn(vs ...string) predicate.Session {
+func TokenHashNotIn(vs ...[]byte) predicate.Session {
 	return predicate.Session(sql.FieldNotIn(FieldTokenHash, vs...))
 }
 
 // TokenHashGT applies the GT predicate on the "token_hash" field.
-func TokenHashGT(v string) predicate.Session {
+func TokenHashGT(v []byte) predicate.Session {
 	return predicate.Session(sql.FieldGT(FieldTokenHash, v))
 }
 
 // TokenHashGTE applies the GTE predicate on the "token_hash" field.
-func TokenHashGTE(v string) predicate.Session {
+func TokenHashGTE(v []byte) predicate.Session {
 	return predicate.Session(sql.FieldGTE(FieldTokenHash, v))
 }
 
 // TokenHashLT applies the LT predicate on the "token_hash" field.
-func TokenHashLT(v string) predicate.Session {
+func TokenHashLT(v []byte) predicate.Session {
 	return predicate.Session(sql.FieldLT(FieldTokenHash, v))
 }
 
 // TokenHashLTE applies the LTE predicate on the "token_hash" field.
-func TokenHashLTE(v string) predicate.Session {
+func TokenHashLTE(v []byte) predicate.Session {
 	return predicate.Session(sql.FieldLTE(FieldTokenHash, v))
 }
 
-// TokenHashContains applies the Contains predicate on the "token_hash" field.
-func TokenHashContains(v string) predicate.Session {
-	return predicate.Session(sql.FieldContains(FieldTokenHash, v))
-}
-
-// TokenHashHasPrefix applies the HasPrefix predicate on the "token_hash" field.
-func TokenHashHasPrefix(v string) predicate.Session {
-	return predicate.Session(sql.FieldHasPrefix(FieldTokenHash, v))
-}
-
-// TokenHashHasSuffix applies the HasSuffix predicate on the "token_hash" field.
-func TokenHashHasSuffix(v string) predicate.Session {
-	return predicate.Session(sql.FieldHasSuffix(FieldTokenHash, v))
-}
-
-// TokenHashEqualFold applies the EqualFold predicate on the "token_hash" field.
-func TokenHashEqualFold(v string) predicate.Session {
-	return predicate.Session(sql.FieldEqualFold(FieldTokenHash, v))
-}
-
-// TokenHashContainsFold applies the ContainsFold predicate on the "token_hash" field.
-func TokenHashContainsFold(v string) predicate.Session {
-	return predicate.Session(sql.FieldContainsFold(FieldTokenHash, v))
-}
-
 // FamilyEQ applies the EQ predicate on the "family" field.
-func FamilyEQ(v string) predicate.Session {
+func FamilyEQ(v []byte) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldFamily, v))
 }
 
 // FamilyNEQ applies the NEQ predicate on the "family" field.
-func FamilyNEQ(v string) predicate.Session {
+func FamilyNEQ(v []byte) predicate.Session {
 	return predicate.Session(sql.FieldNEQ(FieldFamily, v))
 }
 
 // FamilyIn applies the In predicate on the "family" field.
-func FamilyIn(vs ...string) predicate.Session {
+func FamilyIn(vs ...[]byte) predicate.Session {
 	return predicate.Session(sql.FieldIn(FieldFamily, vs...))
 }
 
 // FamilyNotIn applies the NotIn predicate on the "family" field.
-func FamilyNotIn(vs ...string) predicate.Session {
+func FamilyNotIn(vs ...[]byte) predicate.Session {
 	return predicate.Session(sql.FieldNotIn(FieldFamily, vs...))
 }
 
 // FamilyGT applies the GT predicate on the "family" field.
-func FamilyGT(v string) predicate.Session {
+func FamilyGT(v []byte) predicate.Session {
 	return predicate.Session(sql.FieldGT(FieldFamily, v))
 }
 
 // FamilyGTE applies the GTE predicate on the "family" field.
-func FamilyGTE(v string) predicate.Session {
+func FamilyGTE(v []byte) predicate.Session {
 	return predicate.Session(sql.FieldGTE(FieldFamily, v))
 }
 
 // FamilyLT applies the LT predicate on the "family" field.
-func FamilyLT(v string) predicate.Session {
+func FamilyLT(v []byte) predicate.Session {
 	return predicate.Session(sql.FieldLT(FieldFamily, v))
 }
 
 // FamilyLTE applies the LTE predicate on the "family" field.
-func FamilyLTE(v string) predicate.Session {
+func FamilyLTE(v []byte) predicate.Session {
 	return predicate.Session(sql.FieldLTE(FieldFamily, v))
-}
-
-// FamilyContains applies the Contains predicate on the "family" field.
-func FamilyContains(v string) predicate.Session {
-	return predicate.Session(sql.FieldContains(FieldFamily, v))
-}
-
-// FamilyHasPrefix applies the HasPrefix predicate on the "family" field.
-func FamilyHasPrefix(v string) predicate.Session {
-	return predicate.Session(sql.FieldHasPrefix(FieldFamily, v))
-}
-
-// FamilyHasSuffix applies the HasSuffix predicate on the "family" field.
-func FamilyHasSuffix(v string) predicate.Session {
-	return predicate.Session(sql.FieldHasSuffix(FieldFamily, v))
-}
-
-// FamilyEqualFold applies the EqualFold predicate on the "family" field.
-func FamilyEqualFold(v string) predicate.Session {
-	return predicate.Session(sql.FieldEqualFold(FieldFamily, v))
-}
-
-// FamilyContainsFold applies the ContainsFold predicate on the "family" field.
-func FamilyContainsFold(v string) predicate.Session {
-	return predicate.Session(sql.FieldContainsFold(FieldFamily, v))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
