@@ -24,6 +24,14 @@
 #   scripts/scale.sh -users 1000000
 #   scripts/scale.sh -users 1000000 -keep                     # prints the database's name
 #   scripts/scale.sh -users 1000000 -database wxid_scale_123  # measure it again, no loading
+#
+# -purge-backlog N measures the purge instead of the admin queries: N
+# expired sessions more, then login p50/p99 at a steady rate (WeChat
+# stand-in answering after 50 ms) without the purge, while it clears the
+# backlog (catch-up time, rows a second) and after, and the p99 ratio; it
+# fails above -purge-max-ratio (1.5):
+#
+#   scripts/scale.sh -users 50000 -purge-backlog 300000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/services.sh

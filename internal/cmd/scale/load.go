@@ -133,7 +133,7 @@ func load(ctx context.Context, db *sql.DB, o loadOptions) error {
 				if j%2 == 1 && i%10 == 3 {
 					revoked = ts(created.Add(time.Minute))
 				}
-				fmt.Fprintf(b, "(%d,'%s','%s',%s,%s,%s,%s,%s,'10.%d.%d.%d','Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) MicroMessenger/8.0.47',%d,%d)",
+				fmt.Fprintf(b, "(%d,X'%s',X'%s',%s,%s,%s,%s,%s,'10.%d.%d.%d','Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) MicroMessenger/8.0.47',%d,%d)",
 					sessionBase+1+int64(k), hex.EncodeToString(sum[:]), hex.EncodeToString(sum[:16]),
 					ts(created), ts(created.Add(30*time.Minute)), ts(created.Add(720*time.Hour)), ts(created), revoked,
 					i%250, (i/250)%250, i%200+1, openIDBase+1+int64(i), userID(i))

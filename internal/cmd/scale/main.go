@@ -6,6 +6,12 @@
 // admin query shape: p50 and p99 over -samples runs, the SQL statements one
 // run costs (from MariaDB's user statistics), or the error code when wxid
 // refuses the shape. scripts/scale.sh builds and runs it.
+//
+// With -purge-backlog N it measures the purge instead (purge.go): it adds N
+// expired sessions, sends logins at a steady rate against an in-process
+// WeChat stand-in, and prints login p50/p99 without the purge, while the
+// purge clears the backlog (with the catch-up time and rows a second), and
+// after, and the ratio of the p99s.
 package main
 
 import (
@@ -38,6 +44,7 @@ type options struct {
 	slow     time.Duration
 	keep     bool
 	reuse    string
+	purge    purgeOptions
 }
 
 func main() {
@@ -55,6 +62,7 @@ func main() {
 	flag.DurationVar(&o.slow, "slow", 2*time.Second, "a shape whose first run takes longer is run 3 times only")
 	flag.BoolVar(&o.keep, "keep", false, "keep the database afterwards (its name is printed)")
 	flag.StringVar(&o.reuse, "database", "", "measure this database, kept by an earlier -keep run with the same -users, instead of loading a new one (it is kept)")
+	purgeFlags(&o.purge)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -84,6 +92,9 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Println()
+	if o.purge.backlog > 0 {
+		return purgeCatchUp(ctx, e, o)
+	}
 	if err := measure(ctx, e, o); err != nil {
 		return err
 	}
@@ -145,7 +156,7 @@ func setUp(ctx context.Context, o options) (*env, error) {
 		"WXID_DATABASE_URL=mysql://"+benchkit.MySQLURL(wcfg),
 		"WXID_AUTO_MIGRATE=true",
 		"WXID_WECHAT_APPID="+appID(0),
-		"WXID_WECHAT_SECRET=scale-secret-0123456789abcdef0123",
+		"WXID_WECHAT_SECRET="+wxidSecret,
 		"WXID_SECRET_KEY="+base64.StdEncoding.EncodeToString(key),
 		"WXID_ADMIN_TOKENS="+adminToken,
 		"WXID_PURGE_INTERVAL=0",
