@@ -110,6 +110,9 @@ func migrateUp(ctx context.Context, m *migrations.Migrator, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "wxid migrate: %v\n", err)
 		return exitFailed
 	}
+	for _, o := range before.Offline {
+		fmt.Fprintf(stderr, "wxid migrate: %s is an offline migration: every wxid instance must be stopped while it runs (see the README's Migrations)\n", o)
+	}
 	applied, err := m.Up(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "wxid migrate: %v\n", err)

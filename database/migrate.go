@@ -39,6 +39,18 @@ func (d *DB) MigrateLogged(ctx context.Context, log *slog.Logger) error {
 	if _, err := m.Up(ctx); err != nil {
 		return fmt.Errorf("migrating the database schema: %w", err)
 	}
+	st, err := m.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the migration status: %w", err)
+	}
+	return incompatible(st)
+}
+
+// incompatible fails when a newer release applied an offline migration.
+func incompatible(st *migrations.Status) error {
+	if len(st.Incompatible) > 0 {
+		return fmt.Errorf("the database schema was migrated by a newer release with an offline migration this release cannot run with (%s): run that release instead", strings.Join(st.Incompatible, ", "))
+	}
 	return nil
 }
 
@@ -46,7 +58,8 @@ func (d *DB) MigrateLogged(ctx context.Context, log *slog.Logger) error {
 // migration is off: it fails when the database is behind this binary's
 // migrations or has a migration problem, and logs a warning when a newer
 // release has already migrated it (the normal state while a rollout
-// replaces older instances).
+// replaces older instances), unless that release's migration was an offline
+// one (migrations.Offline): then it fails too.
 func (d *DB) CheckMigrated(ctx context.Context, log *slog.Logger) error {
 	if log == nil {
 		log = slog.Default()
@@ -60,6 +73,8 @@ func (d *DB) CheckMigrated(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("reading the migration status: %w", err)
 	}
 	switch {
+	case len(st.Incompatible) > 0:
+		return incompatible(st)
 	case len(st.Problems) > 0:
 		return fmt.Errorf("the database schema has migration problems (run `wxid migrate status`): %s", strings.Join(st.Problems, "; "))
 	case st.Adopt:

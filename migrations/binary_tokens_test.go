@@ -23,7 +23,7 @@ import (
 
 // binaryTokens is the name suffix of the migration that stores token
 // hashes and families as bytes instead of hex.
-const binaryTokens = "_sessions_binary_tokens.sql"
+const binaryTokens = "_sessions_binary_tokens_offline.sql"
 
 // before returns the embedded migrations up to, not including, the file
 // whose name ends with suffix.
@@ -104,6 +104,11 @@ func TestLiveSkeysSurviveBinaryTokens(t *testing.T) {
 			1<<32+6, "not hex", "family-x", now, now, now, oid, uid)
 		require.NoError(t, err)
 
+		st, err := migrator(t, db, nil).Status(ctx)
+		require.NoError(t, err)
+		require.Len(t, st.Offline, 1, "status announces the offline migration")
+		require.True(t, strings.HasSuffix(st.Offline[0], binaryTokens))
+
 		applied, err := migrator(t, db, nil).Up(ctx)
 		require.NoError(t, err)
 		require.NotEmpty(t, applied)
@@ -153,5 +158,40 @@ func TestLiveSkeysSurviveBinaryTokens(t *testing.T) {
 		require.NoError(t, err)
 		_, err = m.Resolve(ctx, issued)
 		require.NoError(t, err)
+	})
+}
+
+// TestOfflineMigrations: an offline migration is announced while pending,
+// and once a newer release applied one, this release refuses to start on
+// the database, with or without automatic migration; a newer release's
+// ordinary migration is only a warning.
+func TestOfflineMigrations(t *testing.T) {
+	require.True(t, migrations.Offline("20261122071647_sessions_binary_tokens_offline.sql"))
+	require.True(t, migrations.Offline("sessions_binary_tokens_offline"))
+	require.False(t, migrations.Offline("20261122054402_admin_search_indexes.sql"))
+	backends(t, func(t *testing.T, db *database.DB) {
+		ctx := context.Background()
+		require.NoError(t, db.Migrate(ctx))
+		const name = "29990101000000_future_offline.sql"
+		newer := migrator(t, db, withFile(t, db.Dialect, name, "CREATE TABLE `future` (`id` integer NOT NULL PRIMARY KEY);\n", true))
+		st, err := newer.Status(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{name}, st.Offline)
+		_, err = newer.Up(ctx)
+		require.NoError(t, err)
+
+		st, err = migrator(t, db, nil).Status(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{"29990101000000_future_offline"}, st.Incompatible)
+		require.ErrorContains(t, db.CheckMigrated(ctx, nil), "offline migration")
+		require.ErrorContains(t, db.Migrate(ctx), "offline migration")
+	})
+	backends(t, func(t *testing.T, db *database.DB) {
+		ctx := context.Background()
+		require.NoError(t, db.Migrate(ctx))
+		_, err := migrator(t, db, withFile(t, db.Dialect, "29990101000000_future.sql", "CREATE TABLE `future` (`id` integer NOT NULL PRIMARY KEY);\n", true)).Up(ctx)
+		require.NoError(t, err)
+		require.NoError(t, db.CheckMigrated(ctx, nil), "an ordinary newer migration leaves older instances running")
+		require.NoError(t, db.Migrate(ctx))
 	})
 }

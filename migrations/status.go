@@ -24,6 +24,12 @@ type Status struct {
 	// Unknown lists versions recorded in the database that no file has:
 	// a newer release migrated it (normal while a rollout is under way).
 	Unknown []string
+	// Incompatible lists the Unknown versions that are offline
+	// migrations (see Offline): this release cannot run on the database.
+	Incompatible []string
+	// Offline lists the pending files that are offline migrations: every
+	// instance must be stopped before they are applied.
+	Offline []string
 	// Adopt is true when the database holds tables but no history: Up
 	// adopts it if its tables are the baseline's.
 	Adopt bool
@@ -55,8 +61,14 @@ func (s *Status) Write(w io.Writer) {
 	for _, p := range s.Pending {
 		fmt.Fprintf(w, "  %s\n", p)
 	}
+	for _, o := range s.Offline {
+		fmt.Fprintf(w, "offline migration pending: %s (stop every wxid instance before `wxid migrate`; see the README's Migrations)\n", o)
+	}
 	for _, u := range s.Unknown {
 		fmt.Fprintf(w, "applied by a newer release: %s\n", u)
+	}
+	for _, u := range s.Incompatible {
+		fmt.Fprintf(w, "this release cannot run on the database: %s is an offline migration of a newer release\n", u)
 	}
 	for _, p := range s.Problems {
 		fmt.Fprintf(w, "PROBLEM: %s\n", p)
@@ -106,6 +118,7 @@ func (m *Migrator) Status(ctx context.Context) (*Status, error) {
 			}
 			st.Pending = append(st.Pending, f.Name())
 		}
+		st.markOffline()
 		return st, nil
 	}
 	sums, err := m.dir.Checksum()
@@ -113,7 +126,27 @@ func (m *Migrator) Status(ctx context.Context) (*Status, error) {
 		return nil, fmt.Errorf("hashing migrations: %w", err)
 	}
 	st.compare(files, revs, sums)
+	st.markOffline()
 	return st, nil
+}
+
+// Offline reports whether the migration named name (a file name or a
+// revision's description) is an offline one: its name ends with
+// "_offline". An offline migration changes the schema in a way the release
+// before it cannot work with (a column's type, say), so it is applied with
+// every instance stopped, and an instance of an older release refuses to
+// start on a database that has it.
+func Offline(name string) bool {
+	return strings.HasSuffix(strings.TrimSuffix(name, ".sql"), "_offline")
+}
+
+// markOffline fills Offline from Pending.
+func (s *Status) markOffline() {
+	for _, p := range s.Pending {
+		if Offline(p) {
+			s.Offline = append(s.Offline, p)
+		}
+	}
 }
 
 // compare fills st from the files and the recorded revisions.
@@ -150,6 +183,9 @@ func (st *Status) compare(files []migrate.File, revs []*migrate.Revision, sums m
 	for _, r := range revs {
 		if !known[r.Version] {
 			st.Unknown = append(st.Unknown, r.Version+"_"+r.Description)
+			if Offline(r.Description) {
+				st.Incompatible = append(st.Incompatible, r.Version+"_"+r.Description)
+			}
 		}
 	}
 }
