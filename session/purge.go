@@ -16,7 +16,10 @@ const (
 	purgeBatch = 500
 	// purgePause separates two batches, so that a backlog is deleted at
 	// up to 10,000 rows a second while logins keep most of the database:
-	// a 2M-row backlog takes a few minutes, in the background.
+	// a 2M-row backlog takes a few minutes, in the background. A batch
+	// that took longer (a busy database) is followed by a pause as long
+	// as it took, so the purge never holds the database more than half
+	// the time and slows down by itself when logins need it.
 	purgePause = 50 * time.Millisecond
 	// purgeLeaseKey is the cache key of the lease that lets one instance
 	// at a time purge: the others would only compete for the same rows.
@@ -27,8 +30,9 @@ const (
 )
 
 // Purge deletes sessions that expired or were revoked more than an hour
-// ago, in batches of purgeBatch rows purgePause apart, and returns how
-// many it deleted. One instance at a time purges: a pass first takes a
+// ago, in batches of purgeBatch rows purgePause (or as long as the batch
+// took, when longer) apart, and returns how many it deleted. One instance
+// at a time purges: a pass first takes a
 // lease in the cache (Add, purgeLease) and does nothing when another
 // instance holds it; when the cache cannot be reached it purges anyway (a
 // delete of the same rows twice is only wasted work).
@@ -48,7 +52,9 @@ func (m *Manager) Purge(ctx context.Context) (int, error) {
 	cutoff := start.Add(-time.Hour)
 	total := 0
 	for {
+		began := m.now()
 		n, err := m.store.PurgeBatch(ctx, cutoff, purgeBatch)
+		took := m.now().Sub(began)
 		total += n
 		m.metrics.purged.Add(float64(n))
 		if err != nil || n < purgeBatch {
@@ -58,7 +64,7 @@ func (m *Manager) Purge(ctx context.Context) (int, error) {
 			m.log.InfoContext(ctx, "purged sessions; the rest in the next pass", "purged", total)
 			return total, nil
 		}
-		t := time.NewTimer(purgePause)
+		t := time.NewTimer(max(purgePause, took))
 		select {
 		case <-ctx.Done():
 			t.Stop()
