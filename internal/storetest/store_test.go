@@ -138,6 +138,10 @@ func runSessionStore(t *testing.T, b backend) {
 		_, err = e.store.Get(ctx, want.ID+1000)
 		require.ErrorIs(t, err, session.ErrInvalid)
 		require.Error(t, e.store.Create(ctx, e.record(want.TokenHash, "fam-b"), session.ClientMeta{}), "token hashes are unique")
+		require.ErrorContains(t, e.store.Create(ctx, e.record("not a hash", "fam-b"), session.ClientMeta{}), "hex-encoded", "a token hash is 32 bytes in hex")
+		short := e.record(session.Hash("b"), "fam-b")
+		short.Family = "abcd"
+		require.ErrorContains(t, e.store.Create(ctx, short, session.ClientMeta{}), "hex-encoded", "a family is 16 bytes in hex")
 	})
 
 	t.Run("a batched issue is guarded by the openid's owner and the user's state", func(t *testing.T) {
