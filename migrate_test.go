@@ -33,9 +33,11 @@ func TestMigrateCommand(t *testing.T) {
 			require.Equal(t, exitPending, code)
 			require.Contains(t, out, "current version: none")
 			require.Contains(t, out, "status: behind")
+			require.NotContains(t, out, "offline migration", "nothing runs on an empty database")
 
 			code, out, errOut := runMigrate(t, dbURL)
 			require.Equal(t, exitOK, code, errOut)
+			require.NotContains(t, errOut, "offline migration")
 			require.Contains(t, out, "applied ")
 			require.Contains(t, out, "_baseline.sql")
 
@@ -87,9 +89,11 @@ func TestMigrateCommandAdopts(t *testing.T) {
 	code, out, _ := runMigrate(t, dbURL, "status")
 	require.Equal(t, exitPending, code)
 	require.Contains(t, out, "adopts it as the baseline")
+	require.Contains(t, out, "offline migration pending: ", "an upgrade through an offline migration says to stop every instance")
 
 	code, out, errOut := runMigrate(t, dbURL)
 	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, errOut, "is an offline migration: every wxid instance must be stopped")
 	require.Contains(t, out, "adopted the existing tables as the baseline migration")
 
 	code, out, _ = runMigrate(t, dbURL, "status")

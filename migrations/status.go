@@ -28,7 +28,8 @@ type Status struct {
 	// migrations (see Offline): this release cannot run on the database.
 	Incompatible []string
 	// Offline lists the pending files that are offline migrations: every
-	// instance must be stopped before they are applied.
+	// instance must be stopped before they are applied. Empty for an empty
+	// database.
 	Offline []string
 	// Adopt is true when the database holds tables but no history: Up
 	// adopts it if its tables are the baseline's.
@@ -118,7 +119,10 @@ func (m *Migrator) Status(ctx context.Context) (*Status, error) {
 			}
 			st.Pending = append(st.Pending, f.Name())
 		}
-		st.markOffline()
+		if st.Adopt {
+			// An empty database has no instances running on it.
+			st.markOffline()
+		}
 		return st, nil
 	}
 	sums, err := m.dir.Checksum()
