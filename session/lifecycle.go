@@ -135,7 +135,7 @@ func (m *Manager) Revoke(ctx context.Context, skey string) error {
 	var rev Revoked
 	err = m.store.Transact(ctx, func(st *Store) error {
 		now := m.now()
-		if rev, err = st.RevokeFamily(ctx, r.Family, now); err != nil || rev.N == 0 {
+		if rev, err = st.RevokeFamily(ctx, r.UserID, r.Family, now); err != nil || rev.N == 0 {
 			return err
 		}
 		return audit.Record(ctx, st.Tx(), audit.Event{Kind: audit.Logout, At: now, UserID: r.UserID, Actor: audit.UserActor(r.UserID), Count: audit.Count(rev.N)})

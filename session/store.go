@@ -262,9 +262,10 @@ func (s *Store) MarkRotated(ctx context.Context, id int, at, expiresAt time.Time
 	return nil
 }
 
-// RevokeFamily revokes the sessions of one login that are live at now.
-func (s *Store) RevokeFamily(ctx context.Context, family string, now time.Time) (Revoked, error) {
-	return s.revokeWhere(ctx, entsession.Family(unhex(family)), now)
+// RevokeFamily revokes the sessions of one login of userID that are live
+// at now.
+func (s *Store) RevokeFamily(ctx context.Context, userID int, family string, now time.Time) (Revoked, error) {
+	return s.revokeWhere(ctx, entsession.And(entsession.UserID(userID), entsession.Family(unhex(family))), now)
 }
 
 // RevokeSession revokes the session id of userID, with every session of

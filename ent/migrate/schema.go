@@ -128,19 +128,14 @@ var (
 				Columns: []*schema.Column{SessionsColumns[4]},
 			},
 			{
-				Name:    "session_family",
+				Name:    "session_user_id_family",
 				Unique:  false,
-				Columns: []*schema.Column{SessionsColumns[2]},
+				Columns: []*schema.Column{SessionsColumns[13], SessionsColumns[2]},
 			},
 			{
 				Name:    "session_revoked_at",
 				Unique:  false,
 				Columns: []*schema.Column{SessionsColumns[7]},
-			},
-			{
-				Name:    "session_user_id",
-				Unique:  false,
-				Columns: []*schema.Column{SessionsColumns[13]},
 			},
 		},
 	}

@@ -16,11 +16,10 @@ ALTER TABLE `new_sessions` RENAME TO `sessions`;
 CREATE UNIQUE INDEX `sessions_token_hash_key` ON `sessions` (`token_hash`);
 -- Create index "session_expires_at" to table: "sessions"
 CREATE INDEX `session_expires_at` ON `sessions` (`expires_at`);
--- Create index "session_family" to table: "sessions"
-CREATE INDEX `session_family` ON `sessions` (`family`);
 -- Create index "session_revoked_at" to table: "sessions"
 CREATE INDEX `session_revoked_at` ON `sessions` (`revoked_at`);
--- Create index "session_user_id" to table: "sessions"
-CREATE INDEX `session_user_id` ON `sessions` (`user_id`);
+-- Create index "session_user_id_family" to table: "sessions" (by hand:
+-- replaces session_user_id and session_family)
+CREATE INDEX `session_user_id_family` ON `sessions` (`user_id`, `family`);
 -- Enable back the enforcement of foreign-keys constraints
 PRAGMA foreign_keys = on;
