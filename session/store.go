@@ -177,7 +177,7 @@ func guardedCreate(r *Record, meta ClientMeta) (string, []any) {
 	if r.LastRefreshedAt != nil {
 		refreshed = *r.LastRefreshedAt
 	}
-	return q, []any{r.TokenHash, r.Family, r.CreatedAt, r.ExpiresAt, r.AbsoluteExpiresAt, refreshed,
+	return q, []any{unhex(r.TokenHash), unhex(r.Family), r.CreatedAt, r.ExpiresAt, r.AbsoluteExpiresAt, refreshed,
 		truncate(meta.IP, 64), truncate(meta.UserAgent, 512), r.OpenIDID, r.UserID, false}
 }
 
