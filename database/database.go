@@ -156,11 +156,11 @@ func (c readCommitted) Connect(ctx context.Context) (driver.Conn, error) {
 	}
 	ex, ok := conn.(driver.ExecerContext)
 	if !ok {
-		conn.Close()
+		_ = conn.Close()
 		return nil, errors.New("the MySQL driver cannot execute statements on a new connection")
 	}
 	if _, err := ex.ExecContext(ctx, isolationStatement, nil); err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return nil, fmt.Errorf("setting the isolation level: %w", err)
 	}
 	return conn, nil
