@@ -27,6 +27,7 @@ import (
 	"github.com/wxid/wxid/resolvers"
 	"github.com/wxid/wxid/sealer"
 	"github.com/wxid/wxid/session"
+	"github.com/wxid/wxid/stats"
 	"github.com/wxid/wxid/users"
 	"github.com/wxid/wxid/wechat"
 	"github.com/wxid/wxid/wechat/accesstoken"
@@ -69,6 +70,8 @@ type App struct {
 	Audit *audit.Service
 	// Profile changes nicknames and avatars.
 	Profile *profile.Service
+	// Stats keeps and answers the daily user statistics.
+	Stats *stats.Service
 	// Sandbox is the in-process WeChat stand-in; nil unless sandboxed.
 	Sandbox *wechattest.Server
 	// Sealer encrypts secrets at rest under WXID_SECRET_KEY (opening with
@@ -125,6 +128,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (_ *App, err error)
 		Phone:    a.Phone,
 		Audit:    a.Audit,
 		Profile:  a.Profile,
+		Stats:    a.Stats,
 	})
 	a.startBackground(ctx)
 	return a, nil
@@ -163,7 +167,10 @@ func (a *App) buildServices(o Options) {
 		Now: o.Now, Logger: a.Log, Registerer: a.Registry, RowLocks: rowLocks,
 	})
 	apps := identity.Apps{Default: cfg.DefaultAppID, Secrets: cfg.Apps}
-	a.Identity = identity.NewService(a.DB.Client, a.WeChat, apps, a.Sessions, seal, identity.Options{Now: o.Now, Logger: a.Log, Dialect: a.DB.Dialect})
+	a.Identity = identity.NewService(a.DB.Client, a.WeChat, apps, a.Sessions, seal, identity.Options{
+		Now: o.Now, Logger: a.Log, Dialect: a.DB.Dialect, Days: cfg.StatsLocation,
+	})
+	a.Stats = stats.NewService(a.DB.Client, a.Cache, stats.Options{Location: cfg.StatsLocation, Now: o.Now, Logger: a.Log})
 	a.Users = users.NewService(a.DB.Client, a.Sessions, users.Options{Logger: a.Log, Now: o.Now, RowLocks: rowLocks})
 	a.Tokens = accesstoken.New(a.Cache, a.WeChat, accesstoken.Options{Now: o.Now, Logger: a.Log, Registerer: a.Registry, Sealer: seal})
 	a.Phone = phone.NewService(a.DB.Client, seal, apps, a.Tokens, a.WeChat, phone.Options{Now: o.Now, Logger: a.Log})
@@ -173,8 +180,8 @@ func (a *App) buildServices(o Options) {
 }
 
 // startBackground learns the recent revocations, then starts the session
-// housekeeping (revocation feed, tombstone retries, purge) and the audit
-// trail's purge until Close.
+// housekeeping (revocation feed, tombstone retries, purge), the audit
+// trail's purge and the daily user statistics' rollup until Close.
 func (a *App) startBackground(ctx context.Context) {
 	// Learn the revocations of the last TTL before serving, so that a
 	// restarted instance forgets none of them; Run keeps polling.
@@ -192,6 +199,11 @@ func (a *App) startBackground(ctx context.Context) {
 	go func() {
 		defer a.wg.Done()
 		a.Audit.Run(bg, a.Config.PurgeInterval)
+	}()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.Stats.Run(bg, a.Config.StatsInterval)
 	}()
 }
 

@@ -97,6 +97,12 @@ type Event struct {
 	// segment export sent (DATA_EXPORTED without a user); nil when it
 	// ends none by nature.
 	Count *int
+	// AppID is the mini-program of a LOGIN or PHONE_VERIFIED; "" for none.
+	AppID string
+	// FirstOfDay marks the user's first LOGIN of the calendar day, and
+	// FirstInAppOfDay its first through this app account: what the daily
+	// user statistics count (package stats).
+	FirstOfDay, FirstInAppOfDay bool
 	// At is when; the zero time means now.
 	At time.Time
 }
@@ -110,19 +116,14 @@ func Record(ctx context.Context, tx *ent.Tx, e Event) error {
 	return nil
 }
 
-// RecordLogin records a login of userID at at in the login's transaction:
-// newUser when the login created the user, conflictUserID (0 for none)
-// when WeChat reported a unionid that another user holds.
-func RecordLogin(ctx context.Context, tx *ent.Tx, at time.Time, userID int, newUser bool, conflictUserID int) error {
-	return Record(ctx, tx, Event{Kind: Login, At: at, UserID: userID, Actor: UserActor(userID), NewUser: newUser, OtherUserID: conflictUserID})
-}
-
-// AddLogin adds the INSERT of RecordLogin's event to b, a login's batch of
-// writes.
-func AddLogin(ctx context.Context, b *database.Batch, at time.Time, userID int, newUser bool, conflictUserID int) {
-	e := resolve(ctx, Event{Kind: Login, At: at, UserID: userID, Actor: UserActor(userID), NewUser: newUser, OtherUserID: conflictUserID})
-	b.Add("INSERT INTO `audit_events` (`kind`, `at`, `actor`, `new_user`, `count`, `user_id`, `other_user_id`, `client_ip`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		string(e.Kind), e.At, e.Actor, e.NewUser, nullable(e.Count), nullable(e.UserID), nullable(e.OtherUserID), nullable(e.ClientIP))
+// AddLogin adds the INSERT of a LOGIN event e (Kind is set) to b, a
+// login's batch of writes.
+func AddLogin(ctx context.Context, b *database.Batch, e Event) {
+	e.Kind = Login
+	e = resolve(ctx, e)
+	b.Add("INSERT INTO `audit_events` (`kind`, `at`, `actor`, `new_user`, `count`, `user_id`, `other_user_id`, `client_ip`, `app_id`, `first_of_day`, `first_in_app_of_day`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		string(e.Kind), e.At, e.Actor, e.NewUser, nullable(e.Count), nullable(e.UserID), nullable(e.OtherUserID), nullable(e.ClientIP),
+		nullable(e.AppID), e.FirstOfDay, e.FirstInAppOfDay)
 }
 
 // nullable is v as a statement argument: NULL for a nil pointer or a zero
@@ -145,7 +146,12 @@ func create(ctx context.Context, c *ent.AuditEventClient, e Event) *ent.AuditEve
 		SetAt(e.At).
 		SetActor(e.Actor).
 		SetNewUser(e.NewUser).
-		SetNillableCount(e.Count)
+		SetNillableCount(e.Count).
+		SetFirstOfDay(e.FirstOfDay).
+		SetFirstInAppOfDay(e.FirstInAppOfDay)
+	if e.AppID != "" {
+		q.SetAppID(e.AppID)
+	}
 	if e.UserID != 0 {
 		q.SetUserID(e.UserID)
 	}
@@ -180,6 +186,7 @@ func resolve(ctx context.Context, e Event) Event {
 	e.At = e.At.UTC()
 	e.Actor = truncate(e.Actor, 80)
 	e.ClientIP = truncate(e.ClientIP, 64)
+	e.AppID = truncate(e.AppID, 64)
 	return e
 }
 

@@ -100,6 +100,13 @@ type Config struct {
 	// AuditRetention is how long audit events are kept
 	// (WXID_AUDIT_RETENTION): Go durations or whole days, "400d".
 	AuditRetention time.Duration
+	// StatsLocation is the time zone of the calendar days of userStats
+	// (WXID_STATS_TIMEZONE, an IANA name, default Asia/Shanghai).
+	StatsLocation *time.Location
+	// StatsInterval is how often audit events are folded into the daily
+	// user statistics (WXID_STATS_INTERVAL, default 30s; 0 disables the
+	// rollup on this instance).
+	StatsInterval time.Duration
 	// Env is "development" or "production" (WXID_ENV).
 	Env string
 	// Introspection enables GraphQL introspection (WXID_INTROSPECTION;
@@ -164,6 +171,8 @@ var settings = []setting{
 	{"REFRESH_GRACE", "60s", "how long a rotated skey keeps working"},
 	{"PURGE_INTERVAL", "10m", "how often dead sessions are purged; 0 disables"},
 	{"AUDIT_RETENTION", "400d", "how long audit events are kept (whole days like 400d, or a Go duration); older ones are purged every PURGE_INTERVAL"},
+	{"STATS_TIMEZONE", "Asia/Shanghai", "time zone (IANA name) of the calendar days of userStats"},
+	{"STATS_INTERVAL", "30s", "how often audit events are folded into userStats' daily figures; 0 disables it on this instance"},
 	{"ENV", EnvDevelopment, "development or production"},
 	{"INTROSPECTION", "", "GraphQL introspection (default: on in development, off in production)"},
 	{"PLAYGROUND", "", "GraphiQL at / (default: on in development, off in production)"},
@@ -231,6 +240,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		RefreshGrace:     p.duration("REFRESH_GRACE"),
 		PurgeInterval:    p.duration("PURGE_INTERVAL"),
 		AuditRetention:   p.days("AUDIT_RETENTION"),
+		StatsInterval:    p.duration("STATS_INTERVAL"),
 		Env:              strings.ToLower(p.str("ENV")),
 		MaxBodyBytes:     int64(p.integer("MAX_BODY_BYTES")),
 		CORSOrigins:      p.list("CORS_ORIGINS"),
@@ -251,6 +261,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	c.loadApps(&p)
 	c.loadSecretKey(&p)
 	c.loadTrustedProxies(&p)
+	c.loadStatsLocation(&p)
 	c.validate(&p)
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)
@@ -323,6 +334,13 @@ func (c *Config) loadTrustedProxies(p *parser) {
 	}
 }
 
+func (c *Config) loadStatsLocation(p *parser) {
+	var err error
+	if c.StatsLocation, err = time.LoadLocation(p.str("STATS_TIMEZONE")); err != nil {
+		p.fail("WXID_STATS_TIMEZONE: %q is not a time zone: use an IANA name such as Asia/Shanghai or UTC", p.str("STATS_TIMEZONE"))
+	}
+}
+
 func (c *Config) validate(p *parser) {
 	if c.Production() && c.Sandbox {
 		p.fail("the WeChat sandbox never runs in production: set WXID_WECHAT_APPID and WXID_WECHAT_SECRET")
@@ -361,8 +379,8 @@ func (c *Config) validate(p *parser) {
 	if c.AuditRetention <= 0 {
 		p.fail("WXID_AUDIT_RETENTION must be positive")
 	}
-	if c.RefreshGrace < 0 || c.PurgeInterval < 0 {
-		p.fail("WXID_REFRESH_GRACE and WXID_PURGE_INTERVAL must not be negative")
+	if c.RefreshGrace < 0 || c.PurgeInterval < 0 || c.StatsInterval < 0 {
+		p.fail("WXID_REFRESH_GRACE, WXID_PURGE_INTERVAL and WXID_STATS_INTERVAL must not be negative")
 	}
 	if c.LoginRateLimit < 0 {
 		p.fail("WXID_LOGIN_RATE_LIMIT must not be negative (0 turns the limit off)")

@@ -32,8 +32,14 @@ type AuditEvent struct {
 	// The other user involved: the user holding the unionid a LOGIN conflicted with, or the merged user of USERS_MERGED.
 	OtherUserID *int `json:"other_user_id,omitempty"`
 	// How many sessions a LOGOUT, SESSION_REVOKED or USER_DISABLED ended; on a DATA_EXPORTED without a user (a segment export, POST /admin/export/users), how many users it sent.
-	Count        *int `json:"count,omitempty"`
-	selectValues sql.SelectValues
+	Count *int `json:"count,omitempty"`
+	// On LOGIN and PHONE_VERIFIED: the mini-program's appid (daily user statistics per app).
+	AppID *string `json:"app_id,omitempty"`
+	// On LOGIN: the user's first login of the calendar day (WXID_STATS_TIMEZONE), decided under the user's row lock.
+	FirstOfDay bool `json:"first_of_day,omitempty"`
+	// On LOGIN: the first login of the calendar day through this openid (app account), decided under its row lock.
+	FirstInAppOfDay bool `json:"first_in_app_of_day,omitempty"`
+	selectValues    sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -41,11 +47,11 @@ func (*AuditEvent) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case auditevent.FieldNewUser:
+		case auditevent.FieldNewUser, auditevent.FieldFirstOfDay, auditevent.FieldFirstInAppOfDay:
 			values[i] = new(sql.NullBool)
 		case auditevent.FieldID, auditevent.FieldUserID, auditevent.FieldOtherUserID, auditevent.FieldCount:
 			values[i] = new(sql.NullInt64)
-		case auditevent.FieldKind, auditevent.FieldActor, auditevent.FieldClientIP:
+		case auditevent.FieldKind, auditevent.FieldActor, auditevent.FieldClientIP, auditevent.FieldAppID:
 			values[i] = new(sql.NullString)
 		case auditevent.FieldAt:
 			values[i] = new(sql.NullTime)
@@ -122,6 +128,25 @@ func (_m *AuditEvent) assignValues(columns []string, values []any) error {
 				_m.Count = new(int)
 				*_m.Count = int(value.Int64)
 			}
+		case auditevent.FieldAppID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field app_id", values[i])
+			} else if value.Valid {
+				_m.AppID = new(string)
+				*_m.AppID = value.String
+			}
+		case auditevent.FieldFirstOfDay:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field first_of_day", values[i])
+			} else if value.Valid {
+				_m.FirstOfDay = value.Bool
+			}
+		case auditevent.FieldFirstInAppOfDay:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field first_in_app_of_day", values[i])
+			} else if value.Valid {
+				_m.FirstInAppOfDay = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -189,6 +214,17 @@ func (_m *AuditEvent) String() string {
 		builder.WriteString("count=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	if v := _m.AppID; v != nil {
+		builder.WriteString("app_id=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("first_of_day=")
+	builder.WriteString(fmt.Sprintf("%v", _m.FirstOfDay))
+	builder.WriteString(", ")
+	builder.WriteString("first_in_app_of_day=")
+	builder.WriteString(fmt.Sprintf("%v", _m.FirstInAppOfDay))
 	builder.WriteByte(')')
 	return builder.String()
 }

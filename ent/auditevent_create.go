@@ -118,6 +118,48 @@ func (_c *AuditEventCreate) SetNillableCount(v *int) *AuditEventCreate {
 	return _c
 }
 
+// SetAppID sets the "app_id" field.
+func (_c *AuditEventCreate) SetAppID(v string) *AuditEventCreate {
+	_c.mutation.SetAppID(v)
+	return _c
+}
+
+// SetNillableAppID sets the "app_id" field if the given value is not nil.
+func (_c *AuditEventCreate) SetNillableAppID(v *string) *AuditEventCreate {
+	if v != nil {
+		_c.SetAppID(*v)
+	}
+	return _c
+}
+
+// SetFirstOfDay sets the "first_of_day" field.
+func (_c *AuditEventCreate) SetFirstOfDay(v bool) *AuditEventCreate {
+	_c.mutation.SetFirstOfDay(v)
+	return _c
+}
+
+// SetNillableFirstOfDay sets the "first_of_day" field if the given value is not nil.
+func (_c *AuditEventCreate) SetNillableFirstOfDay(v *bool) *AuditEventCreate {
+	if v != nil {
+		_c.SetFirstOfDay(*v)
+	}
+	return _c
+}
+
+// SetFirstInAppOfDay sets the "first_in_app_of_day" field.
+func (_c *AuditEventCreate) SetFirstInAppOfDay(v bool) *AuditEventCreate {
+	_c.mutation.SetFirstInAppOfDay(v)
+	return _c
+}
+
+// SetNillableFirstInAppOfDay sets the "first_in_app_of_day" field if the given value is not nil.
+func (_c *AuditEventCreate) SetNillableFirstInAppOfDay(v *bool) *AuditEventCreate {
+	if v != nil {
+		_c.SetFirstInAppOfDay(*v)
+	}
+	return _c
+}
+
 // Mutation returns the AuditEventMutation object of the builder.
 func (_c *AuditEventCreate) Mutation() *AuditEventMutation {
 	return _c.mutation
@@ -161,6 +203,14 @@ func (_c *AuditEventCreate) defaults() {
 		v := auditevent.DefaultNewUser
 		_c.mutation.SetNewUser(v)
 	}
+	if _, ok := _c.mutation.FirstOfDay(); !ok {
+		v := auditevent.DefaultFirstOfDay
+		_c.mutation.SetFirstOfDay(v)
+	}
+	if _, ok := _c.mutation.FirstInAppOfDay(); !ok {
+		v := auditevent.DefaultFirstInAppOfDay
+		_c.mutation.SetFirstInAppOfDay(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -191,6 +241,17 @@ func (_c *AuditEventCreate) check() error {
 	}
 	if _, ok := _c.mutation.NewUser(); !ok {
 		return &ValidationError{Name: "new_user", err: errors.New(`ent: missing required field "AuditEvent.new_user"`)}
+	}
+	if v, ok := _c.mutation.AppID(); ok {
+		if err := auditevent.AppIDValidator(v); err != nil {
+			return &ValidationError{Name: "app_id", err: fmt.Errorf(`ent: validator failed for field "AuditEvent.app_id": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.FirstOfDay(); !ok {
+		return &ValidationError{Name: "first_of_day", err: errors.New(`ent: missing required field "AuditEvent.first_of_day"`)}
+	}
+	if _, ok := _c.mutation.FirstInAppOfDay(); !ok {
+		return &ValidationError{Name: "first_in_app_of_day", err: errors.New(`ent: missing required field "AuditEvent.first_in_app_of_day"`)}
 	}
 	return nil
 }
@@ -250,6 +311,18 @@ func (_c *AuditEventCreate) createSpec() (*AuditEvent, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Count(); ok {
 		_spec.SetField(auditevent.FieldCount, field.TypeInt, value)
 		_node.Count = &value
+	}
+	if value, ok := _c.mutation.AppID(); ok {
+		_spec.SetField(auditevent.FieldAppID, field.TypeString, value)
+		_node.AppID = &value
+	}
+	if value, ok := _c.mutation.FirstOfDay(); ok {
+		_spec.SetField(auditevent.FieldFirstOfDay, field.TypeBool, value)
+		_node.FirstOfDay = value
+	}
+	if value, ok := _c.mutation.FirstInAppOfDay(); ok {
+		_spec.SetField(auditevent.FieldFirstInAppOfDay, field.TypeBool, value)
+		_node.FirstInAppOfDay = value
 	}
 	return _node, _spec
 }
@@ -352,6 +425,15 @@ func (u *AuditEventUpsertOne) UpdateNewValues() *AuditEventUpsertOne {
 		}
 		if _, exists := u.create.mutation.Count(); exists {
 			s.SetIgnore(auditevent.FieldCount)
+		}
+		if _, exists := u.create.mutation.AppID(); exists {
+			s.SetIgnore(auditevent.FieldAppID)
+		}
+		if _, exists := u.create.mutation.FirstOfDay(); exists {
+			s.SetIgnore(auditevent.FieldFirstOfDay)
+		}
+		if _, exists := u.create.mutation.FirstInAppOfDay(); exists {
+			s.SetIgnore(auditevent.FieldFirstInAppOfDay)
 		}
 	}))
 	return u
@@ -601,6 +683,15 @@ func (u *AuditEventUpsertBulk) UpdateNewValues() *AuditEventUpsertBulk {
 			}
 			if _, exists := b.mutation.Count(); exists {
 				s.SetIgnore(auditevent.FieldCount)
+			}
+			if _, exists := b.mutation.AppID(); exists {
+				s.SetIgnore(auditevent.FieldAppID)
+			}
+			if _, exists := b.mutation.FirstOfDay(); exists {
+				s.SetIgnore(auditevent.FieldFirstOfDay)
+			}
+			if _, exists := b.mutation.FirstInAppOfDay(); exists {
+				s.SetIgnore(auditevent.FieldFirstInAppOfDay)
 			}
 		}
 	}))

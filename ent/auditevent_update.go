@@ -116,6 +116,9 @@ func (_u *AuditEventUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	if _u.mutation.CountCleared() {
 		_spec.ClearField(auditevent.FieldCount, field.TypeInt)
 	}
+	if _u.mutation.AppIDCleared() {
+		_spec.ClearField(auditevent.FieldAppID, field.TypeString)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{auditevent.Label}
@@ -254,6 +257,9 @@ func (_u *AuditEventUpdateOne) sqlSave(ctx context.Context) (_node *AuditEvent, 
 	}
 	if _u.mutation.CountCleared() {
 		_spec.ClearField(auditevent.FieldCount, field.TypeInt)
+	}
+	if _u.mutation.AppIDCleared() {
+		_spec.ClearField(auditevent.FieldAppID, field.TypeString)
 	}
 	_node = &AuditEvent{config: _u.config}
 	_spec.Assign = _node.assignValues

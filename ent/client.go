@@ -16,7 +16,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/wxid/wxid/ent/auditevent"
+	"github.com/wxid/wxid/ent/dailyuserstats"
 	"github.com/wxid/wxid/ent/openid"
+	"github.com/wxid/wxid/ent/rollupcursor"
 	"github.com/wxid/wxid/ent/session"
 	"github.com/wxid/wxid/ent/unionid"
 	"github.com/wxid/wxid/ent/user"
@@ -31,8 +33,12 @@ type Client struct {
 	Schema *migrate.Schema
 	// AuditEvent is the client for interacting with the AuditEvent builders.
 	AuditEvent *AuditEventClient
+	// DailyUserStats is the client for interacting with the DailyUserStats builders.
+	DailyUserStats *DailyUserStatsClient
 	// OpenID is the client for interacting with the OpenID builders.
 	OpenID *OpenIDClient
+	// RollupCursor is the client for interacting with the RollupCursor builders.
+	RollupCursor *RollupCursorClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// UnionID is the client for interacting with the UnionID builders.
@@ -51,7 +57,9 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.AuditEvent = NewAuditEventClient(c.config)
+	c.DailyUserStats = NewDailyUserStatsClient(c.config)
 	c.OpenID = NewOpenIDClient(c.config)
+	c.RollupCursor = NewRollupCursorClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.UnionID = NewUnionIDClient(c.config)
 	c.User = NewUserClient(c.config)
@@ -145,13 +153,15 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:        ctx,
-		config:     cfg,
-		AuditEvent: NewAuditEventClient(cfg),
-		OpenID:     NewOpenIDClient(cfg),
-		Session:    NewSessionClient(cfg),
-		UnionID:    NewUnionIDClient(cfg),
-		User:       NewUserClient(cfg),
+		ctx:            ctx,
+		config:         cfg,
+		AuditEvent:     NewAuditEventClient(cfg),
+		DailyUserStats: NewDailyUserStatsClient(cfg),
+		OpenID:         NewOpenIDClient(cfg),
+		RollupCursor:   NewRollupCursorClient(cfg),
+		Session:        NewSessionClient(cfg),
+		UnionID:        NewUnionIDClient(cfg),
+		User:           NewUserClient(cfg),
 	}, nil
 }
 
@@ -169,13 +179,15 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:        ctx,
-		config:     cfg,
-		AuditEvent: NewAuditEventClient(cfg),
-		OpenID:     NewOpenIDClient(cfg),
-		Session:    NewSessionClient(cfg),
-		UnionID:    NewUnionIDClient(cfg),
-		User:       NewUserClient(cfg),
+		ctx:            ctx,
+		config:         cfg,
+		AuditEvent:     NewAuditEventClient(cfg),
+		DailyUserStats: NewDailyUserStatsClient(cfg),
+		OpenID:         NewOpenIDClient(cfg),
+		RollupCursor:   NewRollupCursorClient(cfg),
+		Session:        NewSessionClient(cfg),
+		UnionID:        NewUnionIDClient(cfg),
+		User:           NewUserClient(cfg),
 	}, nil
 }
 
@@ -204,21 +216,23 @@ func (c *Client) Close() error {
 // Use adds the mutation hooks to all the entity clients.
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
-	c.AuditEvent.Use(hooks...)
-	c.OpenID.Use(hooks...)
-	c.Session.Use(hooks...)
-	c.UnionID.Use(hooks...)
-	c.User.Use(hooks...)
+	for _, n := range []interface{ Use(...Hook) }{
+		c.AuditEvent, c.DailyUserStats, c.OpenID, c.RollupCursor, c.Session, c.UnionID,
+		c.User,
+	} {
+		n.Use(hooks...)
+	}
 }
 
 // Intercept adds the query interceptors to all the entity clients.
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
-	c.AuditEvent.Intercept(interceptors...)
-	c.OpenID.Intercept(interceptors...)
-	c.Session.Intercept(interceptors...)
-	c.UnionID.Intercept(interceptors...)
-	c.User.Intercept(interceptors...)
+	for _, n := range []interface{ Intercept(...Interceptor) }{
+		c.AuditEvent, c.DailyUserStats, c.OpenID, c.RollupCursor, c.Session, c.UnionID,
+		c.User,
+	} {
+		n.Intercept(interceptors...)
+	}
 }
 
 // Mutate implements the ent.Mutator interface.
@@ -226,8 +240,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *AuditEventMutation:
 		return c.AuditEvent.mutate(ctx, m)
+	case *DailyUserStatsMutation:
+		return c.DailyUserStats.mutate(ctx, m)
 	case *OpenIDMutation:
 		return c.OpenID.mutate(ctx, m)
+	case *RollupCursorMutation:
+		return c.RollupCursor.mutate(ctx, m)
 	case *SessionMutation:
 		return c.Session.mutate(ctx, m)
 	case *UnionIDMutation:
@@ -369,6 +387,139 @@ func (c *AuditEventClient) mutate(ctx context.Context, m *AuditEventMutation) (V
 		return (&AuditEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown AuditEvent mutation op: %q", m.Op())
+	}
+}
+
+// DailyUserStatsClient is a client for the DailyUserStats schema.
+type DailyUserStatsClient struct {
+	config
+}
+
+// NewDailyUserStatsClient returns a client for the DailyUserStats from the given config.
+func NewDailyUserStatsClient(c config) *DailyUserStatsClient {
+	return &DailyUserStatsClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `dailyuserstats.Hooks(f(g(h())))`.
+func (c *DailyUserStatsClient) Use(hooks ...Hook) {
+	c.hooks.DailyUserStats = append(c.hooks.DailyUserStats, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `dailyuserstats.Intercept(f(g(h())))`.
+func (c *DailyUserStatsClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DailyUserStats = append(c.inters.DailyUserStats, interceptors...)
+}
+
+// Create returns a builder for creating a DailyUserStats entity.
+func (c *DailyUserStatsClient) Create() *DailyUserStatsCreate {
+	mutation := newDailyUserStatsMutation(c.config, OpCreate)
+	return &DailyUserStatsCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DailyUserStats entities.
+func (c *DailyUserStatsClient) CreateBulk(builders ...*DailyUserStatsCreate) *DailyUserStatsCreateBulk {
+	return &DailyUserStatsCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DailyUserStatsClient) MapCreateBulk(slice any, setFunc func(*DailyUserStatsCreate, int)) *DailyUserStatsCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DailyUserStatsCreateBulk{err: fmt.Errorf("calling to DailyUserStatsClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DailyUserStatsCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DailyUserStatsCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DailyUserStats.
+func (c *DailyUserStatsClient) Update() *DailyUserStatsUpdate {
+	mutation := newDailyUserStatsMutation(c.config, OpUpdate)
+	return &DailyUserStatsUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DailyUserStatsClient) UpdateOne(_m *DailyUserStats) *DailyUserStatsUpdateOne {
+	mutation := newDailyUserStatsMutation(c.config, OpUpdateOne, withDailyUserStats(_m))
+	return &DailyUserStatsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DailyUserStatsClient) UpdateOneID(id int) *DailyUserStatsUpdateOne {
+	mutation := newDailyUserStatsMutation(c.config, OpUpdateOne, withDailyUserStatsID(id))
+	return &DailyUserStatsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DailyUserStats.
+func (c *DailyUserStatsClient) Delete() *DailyUserStatsDelete {
+	mutation := newDailyUserStatsMutation(c.config, OpDelete)
+	return &DailyUserStatsDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DailyUserStatsClient) DeleteOne(_m *DailyUserStats) *DailyUserStatsDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DailyUserStatsClient) DeleteOneID(id int) *DailyUserStatsDeleteOne {
+	builder := c.Delete().Where(dailyuserstats.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DailyUserStatsDeleteOne{builder}
+}
+
+// Query returns a query builder for DailyUserStats.
+func (c *DailyUserStatsClient) Query() *DailyUserStatsQuery {
+	return &DailyUserStatsQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDailyUserStats},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DailyUserStats entity by its id.
+func (c *DailyUserStatsClient) Get(ctx context.Context, id int) (*DailyUserStats, error) {
+	return c.Query().Where(dailyuserstats.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DailyUserStatsClient) GetX(ctx context.Context, id int) *DailyUserStats {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DailyUserStatsClient) Hooks() []Hook {
+	return c.hooks.DailyUserStats
+}
+
+// Interceptors returns the client interceptors.
+func (c *DailyUserStatsClient) Interceptors() []Interceptor {
+	return c.inters.DailyUserStats
+}
+
+func (c *DailyUserStatsClient) mutate(ctx context.Context, m *DailyUserStatsMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DailyUserStatsCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DailyUserStatsUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DailyUserStatsUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DailyUserStatsDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DailyUserStats mutation op: %q", m.Op())
 	}
 }
 
@@ -534,6 +685,139 @@ func (c *OpenIDClient) mutate(ctx context.Context, m *OpenIDMutation) (Value, er
 		return (&OpenIDDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown OpenID mutation op: %q", m.Op())
+	}
+}
+
+// RollupCursorClient is a client for the RollupCursor schema.
+type RollupCursorClient struct {
+	config
+}
+
+// NewRollupCursorClient returns a client for the RollupCursor from the given config.
+func NewRollupCursorClient(c config) *RollupCursorClient {
+	return &RollupCursorClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `rollupcursor.Hooks(f(g(h())))`.
+func (c *RollupCursorClient) Use(hooks ...Hook) {
+	c.hooks.RollupCursor = append(c.hooks.RollupCursor, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `rollupcursor.Intercept(f(g(h())))`.
+func (c *RollupCursorClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RollupCursor = append(c.inters.RollupCursor, interceptors...)
+}
+
+// Create returns a builder for creating a RollupCursor entity.
+func (c *RollupCursorClient) Create() *RollupCursorCreate {
+	mutation := newRollupCursorMutation(c.config, OpCreate)
+	return &RollupCursorCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RollupCursor entities.
+func (c *RollupCursorClient) CreateBulk(builders ...*RollupCursorCreate) *RollupCursorCreateBulk {
+	return &RollupCursorCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RollupCursorClient) MapCreateBulk(slice any, setFunc func(*RollupCursorCreate, int)) *RollupCursorCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RollupCursorCreateBulk{err: fmt.Errorf("calling to RollupCursorClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RollupCursorCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RollupCursorCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RollupCursor.
+func (c *RollupCursorClient) Update() *RollupCursorUpdate {
+	mutation := newRollupCursorMutation(c.config, OpUpdate)
+	return &RollupCursorUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RollupCursorClient) UpdateOne(_m *RollupCursor) *RollupCursorUpdateOne {
+	mutation := newRollupCursorMutation(c.config, OpUpdateOne, withRollupCursor(_m))
+	return &RollupCursorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RollupCursorClient) UpdateOneID(id int) *RollupCursorUpdateOne {
+	mutation := newRollupCursorMutation(c.config, OpUpdateOne, withRollupCursorID(id))
+	return &RollupCursorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RollupCursor.
+func (c *RollupCursorClient) Delete() *RollupCursorDelete {
+	mutation := newRollupCursorMutation(c.config, OpDelete)
+	return &RollupCursorDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RollupCursorClient) DeleteOne(_m *RollupCursor) *RollupCursorDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RollupCursorClient) DeleteOneID(id int) *RollupCursorDeleteOne {
+	builder := c.Delete().Where(rollupcursor.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RollupCursorDeleteOne{builder}
+}
+
+// Query returns a query builder for RollupCursor.
+func (c *RollupCursorClient) Query() *RollupCursorQuery {
+	return &RollupCursorQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRollupCursor},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RollupCursor entity by its id.
+func (c *RollupCursorClient) Get(ctx context.Context, id int) (*RollupCursor, error) {
+	return c.Query().Where(rollupcursor.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RollupCursorClient) GetX(ctx context.Context, id int) *RollupCursor {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RollupCursorClient) Hooks() []Hook {
+	return c.hooks.RollupCursor
+}
+
+// Interceptors returns the client interceptors.
+func (c *RollupCursorClient) Interceptors() []Interceptor {
+	return c.inters.RollupCursor
+}
+
+func (c *RollupCursorClient) mutate(ctx context.Context, m *RollupCursorMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RollupCursorCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RollupCursorUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RollupCursorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RollupCursorDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RollupCursor mutation op: %q", m.Op())
 	}
 }
 
@@ -1035,10 +1319,12 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEvent, OpenID, Session, UnionID, User []ent.Hook
+		AuditEvent, DailyUserStats, OpenID, RollupCursor, Session, UnionID,
+		User []ent.Hook
 	}
 	inters struct {
-		AuditEvent, OpenID, Session, UnionID, User []ent.Interceptor
+		AuditEvent, DailyUserStats, OpenID, RollupCursor, Session, UnionID,
+		User []ent.Interceptor
 	}
 )
 

@@ -13,7 +13,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/wxid/wxid/ent/auditevent"
+	"github.com/wxid/wxid/ent/dailyuserstats"
 	"github.com/wxid/wxid/ent/openid"
+	"github.com/wxid/wxid/ent/rollupcursor"
 	"github.com/wxid/wxid/ent/session"
 	"github.com/wxid/wxid/ent/unionid"
 	"github.com/wxid/wxid/ent/user"
@@ -77,11 +79,13 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			auditevent.Table: auditevent.ValidColumn,
-			openid.Table:     openid.ValidColumn,
-			session.Table:    session.ValidColumn,
-			unionid.Table:    unionid.ValidColumn,
-			user.Table:       user.ValidColumn,
+			auditevent.Table:     auditevent.ValidColumn,
+			dailyuserstats.Table: dailyuserstats.ValidColumn,
+			openid.Table:         openid.ValidColumn,
+			rollupcursor.Table:   rollupcursor.ValidColumn,
+			session.Table:        session.ValidColumn,
+			unionid.Table:        unionid.ValidColumn,
+			user.Table:           user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

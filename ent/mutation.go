@@ -12,8 +12,10 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/wxid/wxid/ent/auditevent"
+	"github.com/wxid/wxid/ent/dailyuserstats"
 	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/ent/predicate"
+	"github.com/wxid/wxid/ent/rollupcursor"
 	"github.com/wxid/wxid/ent/session"
 	"github.com/wxid/wxid/ent/unionid"
 	"github.com/wxid/wxid/ent/user"
@@ -28,34 +30,39 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAuditEvent = "AuditEvent"
-	TypeOpenID     = "OpenID"
-	TypeSession    = "Session"
-	TypeUnionID    = "UnionID"
-	TypeUser       = "User"
+	TypeAuditEvent     = "AuditEvent"
+	TypeDailyUserStats = "DailyUserStats"
+	TypeOpenID         = "OpenID"
+	TypeRollupCursor   = "RollupCursor"
+	TypeSession        = "Session"
+	TypeUnionID        = "UnionID"
+	TypeUser           = "User"
 )
 
 // AuditEventMutation represents an operation that mutates the AuditEvent nodes in the graph.
 type AuditEventMutation struct {
 	config
-	op               Op
-	typ              string
-	id               *int
-	kind             *auditevent.Kind
-	at               *time.Time
-	user_id          *int
-	adduser_id       *int
-	actor            *string
-	client_ip        *string
-	new_user         *bool
-	other_user_id    *int
-	addother_user_id *int
-	count            *int
-	addcount         *int
-	clearedFields    map[string]struct{}
-	done             bool
-	oldValue         func(context.Context) (*AuditEvent, error)
-	predicates       []predicate.AuditEvent
+	op                  Op
+	typ                 string
+	id                  *int
+	kind                *auditevent.Kind
+	at                  *time.Time
+	user_id             *int
+	adduser_id          *int
+	actor               *string
+	client_ip           *string
+	new_user            *bool
+	other_user_id       *int
+	addother_user_id    *int
+	count               *int
+	addcount            *int
+	app_id              *string
+	first_of_day        *bool
+	first_in_app_of_day *bool
+	clearedFields       map[string]struct{}
+	done                bool
+	oldValue            func(context.Context) (*AuditEvent, error)
+	predicates          []predicate.AuditEvent
 }
 
 var _ ent.Mutation = (*AuditEventMutation)(nil)
@@ -559,6 +566,127 @@ func (m *AuditEventMutation) ResetCount() {
 	delete(m.clearedFields, auditevent.FieldCount)
 }
 
+// SetAppID sets the "app_id" field.
+func (m *AuditEventMutation) SetAppID(s string) {
+	m.app_id = &s
+}
+
+// AppID returns the value of the "app_id" field in the mutation.
+func (m *AuditEventMutation) AppID() (r string, exists bool) {
+	v := m.app_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppID returns the old "app_id" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldAppID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppID: %w", err)
+	}
+	return oldValue.AppID, nil
+}
+
+// ClearAppID clears the value of the "app_id" field.
+func (m *AuditEventMutation) ClearAppID() {
+	m.app_id = nil
+	m.clearedFields[auditevent.FieldAppID] = struct{}{}
+}
+
+// AppIDCleared returns if the "app_id" field was cleared in this mutation.
+func (m *AuditEventMutation) AppIDCleared() bool {
+	_, ok := m.clearedFields[auditevent.FieldAppID]
+	return ok
+}
+
+// ResetAppID resets all changes to the "app_id" field.
+func (m *AuditEventMutation) ResetAppID() {
+	m.app_id = nil
+	delete(m.clearedFields, auditevent.FieldAppID)
+}
+
+// SetFirstOfDay sets the "first_of_day" field.
+func (m *AuditEventMutation) SetFirstOfDay(b bool) {
+	m.first_of_day = &b
+}
+
+// FirstOfDay returns the value of the "first_of_day" field in the mutation.
+func (m *AuditEventMutation) FirstOfDay() (r bool, exists bool) {
+	v := m.first_of_day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFirstOfDay returns the old "first_of_day" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldFirstOfDay(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFirstOfDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFirstOfDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFirstOfDay: %w", err)
+	}
+	return oldValue.FirstOfDay, nil
+}
+
+// ResetFirstOfDay resets all changes to the "first_of_day" field.
+func (m *AuditEventMutation) ResetFirstOfDay() {
+	m.first_of_day = nil
+}
+
+// SetFirstInAppOfDay sets the "first_in_app_of_day" field.
+func (m *AuditEventMutation) SetFirstInAppOfDay(b bool) {
+	m.first_in_app_of_day = &b
+}
+
+// FirstInAppOfDay returns the value of the "first_in_app_of_day" field in the mutation.
+func (m *AuditEventMutation) FirstInAppOfDay() (r bool, exists bool) {
+	v := m.first_in_app_of_day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFirstInAppOfDay returns the old "first_in_app_of_day" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldFirstInAppOfDay(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFirstInAppOfDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFirstInAppOfDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFirstInAppOfDay: %w", err)
+	}
+	return oldValue.FirstInAppOfDay, nil
+}
+
+// ResetFirstInAppOfDay resets all changes to the "first_in_app_of_day" field.
+func (m *AuditEventMutation) ResetFirstInAppOfDay() {
+	m.first_in_app_of_day = nil
+}
+
 // Where appends a list predicates to the AuditEventMutation builder.
 func (m *AuditEventMutation) Where(ps ...predicate.AuditEvent) {
 	m.predicates = append(m.predicates, ps...)
@@ -593,7 +721,7 @@ func (m *AuditEventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AuditEventMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 11)
 	if m.kind != nil {
 		fields = append(fields, auditevent.FieldKind)
 	}
@@ -617,6 +745,15 @@ func (m *AuditEventMutation) Fields() []string {
 	}
 	if m.count != nil {
 		fields = append(fields, auditevent.FieldCount)
+	}
+	if m.app_id != nil {
+		fields = append(fields, auditevent.FieldAppID)
+	}
+	if m.first_of_day != nil {
+		fields = append(fields, auditevent.FieldFirstOfDay)
+	}
+	if m.first_in_app_of_day != nil {
+		fields = append(fields, auditevent.FieldFirstInAppOfDay)
 	}
 	return fields
 }
@@ -642,6 +779,12 @@ func (m *AuditEventMutation) Field(name string) (ent.Value, bool) {
 		return m.OtherUserID()
 	case auditevent.FieldCount:
 		return m.Count()
+	case auditevent.FieldAppID:
+		return m.AppID()
+	case auditevent.FieldFirstOfDay:
+		return m.FirstOfDay()
+	case auditevent.FieldFirstInAppOfDay:
+		return m.FirstInAppOfDay()
 	}
 	return nil, false
 }
@@ -667,6 +810,12 @@ func (m *AuditEventMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldOtherUserID(ctx)
 	case auditevent.FieldCount:
 		return m.OldCount(ctx)
+	case auditevent.FieldAppID:
+		return m.OldAppID(ctx)
+	case auditevent.FieldFirstOfDay:
+		return m.OldFirstOfDay(ctx)
+	case auditevent.FieldFirstInAppOfDay:
+		return m.OldFirstInAppOfDay(ctx)
 	}
 	return nil, fmt.Errorf("unknown AuditEvent field %s", name)
 }
@@ -731,6 +880,27 @@ func (m *AuditEventMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetCount(v)
+		return nil
+	case auditevent.FieldAppID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppID(v)
+		return nil
+	case auditevent.FieldFirstOfDay:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFirstOfDay(v)
+		return nil
+	case auditevent.FieldFirstInAppOfDay:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFirstInAppOfDay(v)
 		return nil
 	}
 	return fmt.Errorf("unknown AuditEvent field %s", name)
@@ -813,6 +983,9 @@ func (m *AuditEventMutation) ClearedFields() []string {
 	if m.FieldCleared(auditevent.FieldCount) {
 		fields = append(fields, auditevent.FieldCount)
 	}
+	if m.FieldCleared(auditevent.FieldAppID) {
+		fields = append(fields, auditevent.FieldAppID)
+	}
 	return fields
 }
 
@@ -838,6 +1011,9 @@ func (m *AuditEventMutation) ClearField(name string) error {
 		return nil
 	case auditevent.FieldCount:
 		m.ClearCount()
+		return nil
+	case auditevent.FieldAppID:
+		m.ClearAppID()
 		return nil
 	}
 	return fmt.Errorf("unknown AuditEvent nullable field %s", name)
@@ -870,6 +1046,15 @@ func (m *AuditEventMutation) ResetField(name string) error {
 		return nil
 	case auditevent.FieldCount:
 		m.ResetCount()
+		return nil
+	case auditevent.FieldAppID:
+		m.ResetAppID()
+		return nil
+	case auditevent.FieldFirstOfDay:
+		m.ResetFirstOfDay()
+		return nil
+	case auditevent.FieldFirstInAppOfDay:
+		m.ResetFirstInAppOfDay()
 		return nil
 	}
 	return fmt.Errorf("unknown AuditEvent field %s", name)
@@ -923,6 +1108,650 @@ func (m *AuditEventMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown AuditEvent edge %s", name)
 }
 
+// DailyUserStatsMutation represents an operation that mutates the DailyUserStats nodes in the graph.
+type DailyUserStatsMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	day               *string
+	app_id            *string
+	signups           *int
+	addsignups        *int
+	active_users      *int
+	addactive_users   *int
+	phone_verified    *int
+	addphone_verified *int
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*DailyUserStats, error)
+	predicates        []predicate.DailyUserStats
+}
+
+var _ ent.Mutation = (*DailyUserStatsMutation)(nil)
+
+// dailyuserstatsOption allows management of the mutation configuration using functional options.
+type dailyuserstatsOption func(*DailyUserStatsMutation)
+
+// newDailyUserStatsMutation creates new mutation for the DailyUserStats entity.
+func newDailyUserStatsMutation(c config, op Op, opts ...dailyuserstatsOption) *DailyUserStatsMutation {
+	m := &DailyUserStatsMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDailyUserStats,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDailyUserStatsID sets the ID field of the mutation.
+func withDailyUserStatsID(id int) dailyuserstatsOption {
+	return func(m *DailyUserStatsMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DailyUserStats
+		)
+		m.oldValue = func(ctx context.Context) (*DailyUserStats, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DailyUserStats.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDailyUserStats sets the old DailyUserStats of the mutation.
+func withDailyUserStats(node *DailyUserStats) dailyuserstatsOption {
+	return func(m *DailyUserStatsMutation) {
+		m.oldValue = func(context.Context) (*DailyUserStats, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DailyUserStatsMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DailyUserStatsMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DailyUserStatsMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DailyUserStatsMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DailyUserStats.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetDay sets the "day" field.
+func (m *DailyUserStatsMutation) SetDay(s string) {
+	m.day = &s
+}
+
+// Day returns the value of the "day" field in the mutation.
+func (m *DailyUserStatsMutation) Day() (r string, exists bool) {
+	v := m.day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDay returns the old "day" field's value of the DailyUserStats entity.
+// If the DailyUserStats object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DailyUserStatsMutation) OldDay(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDay: %w", err)
+	}
+	return oldValue.Day, nil
+}
+
+// ResetDay resets all changes to the "day" field.
+func (m *DailyUserStatsMutation) ResetDay() {
+	m.day = nil
+}
+
+// SetAppID sets the "app_id" field.
+func (m *DailyUserStatsMutation) SetAppID(s string) {
+	m.app_id = &s
+}
+
+// AppID returns the value of the "app_id" field in the mutation.
+func (m *DailyUserStatsMutation) AppID() (r string, exists bool) {
+	v := m.app_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppID returns the old "app_id" field's value of the DailyUserStats entity.
+// If the DailyUserStats object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DailyUserStatsMutation) OldAppID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppID: %w", err)
+	}
+	return oldValue.AppID, nil
+}
+
+// ResetAppID resets all changes to the "app_id" field.
+func (m *DailyUserStatsMutation) ResetAppID() {
+	m.app_id = nil
+}
+
+// SetSignups sets the "signups" field.
+func (m *DailyUserStatsMutation) SetSignups(i int) {
+	m.signups = &i
+	m.addsignups = nil
+}
+
+// Signups returns the value of the "signups" field in the mutation.
+func (m *DailyUserStatsMutation) Signups() (r int, exists bool) {
+	v := m.signups
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSignups returns the old "signups" field's value of the DailyUserStats entity.
+// If the DailyUserStats object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DailyUserStatsMutation) OldSignups(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSignups is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSignups requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSignups: %w", err)
+	}
+	return oldValue.Signups, nil
+}
+
+// AddSignups adds i to the "signups" field.
+func (m *DailyUserStatsMutation) AddSignups(i int) {
+	if m.addsignups != nil {
+		*m.addsignups += i
+	} else {
+		m.addsignups = &i
+	}
+}
+
+// AddedSignups returns the value that was added to the "signups" field in this mutation.
+func (m *DailyUserStatsMutation) AddedSignups() (r int, exists bool) {
+	v := m.addsignups
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSignups resets all changes to the "signups" field.
+func (m *DailyUserStatsMutation) ResetSignups() {
+	m.signups = nil
+	m.addsignups = nil
+}
+
+// SetActiveUsers sets the "active_users" field.
+func (m *DailyUserStatsMutation) SetActiveUsers(i int) {
+	m.active_users = &i
+	m.addactive_users = nil
+}
+
+// ActiveUsers returns the value of the "active_users" field in the mutation.
+func (m *DailyUserStatsMutation) ActiveUsers() (r int, exists bool) {
+	v := m.active_users
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActiveUsers returns the old "active_users" field's value of the DailyUserStats entity.
+// If the DailyUserStats object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DailyUserStatsMutation) OldActiveUsers(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActiveUsers is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActiveUsers requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActiveUsers: %w", err)
+	}
+	return oldValue.ActiveUsers, nil
+}
+
+// AddActiveUsers adds i to the "active_users" field.
+func (m *DailyUserStatsMutation) AddActiveUsers(i int) {
+	if m.addactive_users != nil {
+		*m.addactive_users += i
+	} else {
+		m.addactive_users = &i
+	}
+}
+
+// AddedActiveUsers returns the value that was added to the "active_users" field in this mutation.
+func (m *DailyUserStatsMutation) AddedActiveUsers() (r int, exists bool) {
+	v := m.addactive_users
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetActiveUsers resets all changes to the "active_users" field.
+func (m *DailyUserStatsMutation) ResetActiveUsers() {
+	m.active_users = nil
+	m.addactive_users = nil
+}
+
+// SetPhoneVerified sets the "phone_verified" field.
+func (m *DailyUserStatsMutation) SetPhoneVerified(i int) {
+	m.phone_verified = &i
+	m.addphone_verified = nil
+}
+
+// PhoneVerified returns the value of the "phone_verified" field in the mutation.
+func (m *DailyUserStatsMutation) PhoneVerified() (r int, exists bool) {
+	v := m.phone_verified
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhoneVerified returns the old "phone_verified" field's value of the DailyUserStats entity.
+// If the DailyUserStats object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DailyUserStatsMutation) OldPhoneVerified(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhoneVerified is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhoneVerified requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhoneVerified: %w", err)
+	}
+	return oldValue.PhoneVerified, nil
+}
+
+// AddPhoneVerified adds i to the "phone_verified" field.
+func (m *DailyUserStatsMutation) AddPhoneVerified(i int) {
+	if m.addphone_verified != nil {
+		*m.addphone_verified += i
+	} else {
+		m.addphone_verified = &i
+	}
+}
+
+// AddedPhoneVerified returns the value that was added to the "phone_verified" field in this mutation.
+func (m *DailyUserStatsMutation) AddedPhoneVerified() (r int, exists bool) {
+	v := m.addphone_verified
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPhoneVerified resets all changes to the "phone_verified" field.
+func (m *DailyUserStatsMutation) ResetPhoneVerified() {
+	m.phone_verified = nil
+	m.addphone_verified = nil
+}
+
+// Where appends a list predicates to the DailyUserStatsMutation builder.
+func (m *DailyUserStatsMutation) Where(ps ...predicate.DailyUserStats) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DailyUserStatsMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DailyUserStatsMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DailyUserStats, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DailyUserStatsMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DailyUserStatsMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DailyUserStats).
+func (m *DailyUserStatsMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DailyUserStatsMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.day != nil {
+		fields = append(fields, dailyuserstats.FieldDay)
+	}
+	if m.app_id != nil {
+		fields = append(fields, dailyuserstats.FieldAppID)
+	}
+	if m.signups != nil {
+		fields = append(fields, dailyuserstats.FieldSignups)
+	}
+	if m.active_users != nil {
+		fields = append(fields, dailyuserstats.FieldActiveUsers)
+	}
+	if m.phone_verified != nil {
+		fields = append(fields, dailyuserstats.FieldPhoneVerified)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DailyUserStatsMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case dailyuserstats.FieldDay:
+		return m.Day()
+	case dailyuserstats.FieldAppID:
+		return m.AppID()
+	case dailyuserstats.FieldSignups:
+		return m.Signups()
+	case dailyuserstats.FieldActiveUsers:
+		return m.ActiveUsers()
+	case dailyuserstats.FieldPhoneVerified:
+		return m.PhoneVerified()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DailyUserStatsMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case dailyuserstats.FieldDay:
+		return m.OldDay(ctx)
+	case dailyuserstats.FieldAppID:
+		return m.OldAppID(ctx)
+	case dailyuserstats.FieldSignups:
+		return m.OldSignups(ctx)
+	case dailyuserstats.FieldActiveUsers:
+		return m.OldActiveUsers(ctx)
+	case dailyuserstats.FieldPhoneVerified:
+		return m.OldPhoneVerified(ctx)
+	}
+	return nil, fmt.Errorf("unknown DailyUserStats field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DailyUserStatsMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case dailyuserstats.FieldDay:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDay(v)
+		return nil
+	case dailyuserstats.FieldAppID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppID(v)
+		return nil
+	case dailyuserstats.FieldSignups:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSignups(v)
+		return nil
+	case dailyuserstats.FieldActiveUsers:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActiveUsers(v)
+		return nil
+	case dailyuserstats.FieldPhoneVerified:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhoneVerified(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DailyUserStats field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DailyUserStatsMutation) AddedFields() []string {
+	var fields []string
+	if m.addsignups != nil {
+		fields = append(fields, dailyuserstats.FieldSignups)
+	}
+	if m.addactive_users != nil {
+		fields = append(fields, dailyuserstats.FieldActiveUsers)
+	}
+	if m.addphone_verified != nil {
+		fields = append(fields, dailyuserstats.FieldPhoneVerified)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DailyUserStatsMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case dailyuserstats.FieldSignups:
+		return m.AddedSignups()
+	case dailyuserstats.FieldActiveUsers:
+		return m.AddedActiveUsers()
+	case dailyuserstats.FieldPhoneVerified:
+		return m.AddedPhoneVerified()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DailyUserStatsMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case dailyuserstats.FieldSignups:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSignups(v)
+		return nil
+	case dailyuserstats.FieldActiveUsers:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddActiveUsers(v)
+		return nil
+	case dailyuserstats.FieldPhoneVerified:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPhoneVerified(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DailyUserStats numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DailyUserStatsMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DailyUserStatsMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DailyUserStatsMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown DailyUserStats nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DailyUserStatsMutation) ResetField(name string) error {
+	switch name {
+	case dailyuserstats.FieldDay:
+		m.ResetDay()
+		return nil
+	case dailyuserstats.FieldAppID:
+		m.ResetAppID()
+		return nil
+	case dailyuserstats.FieldSignups:
+		m.ResetSignups()
+		return nil
+	case dailyuserstats.FieldActiveUsers:
+		m.ResetActiveUsers()
+		return nil
+	case dailyuserstats.FieldPhoneVerified:
+		m.ResetPhoneVerified()
+		return nil
+	}
+	return fmt.Errorf("unknown DailyUserStats field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DailyUserStatsMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DailyUserStatsMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DailyUserStatsMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DailyUserStatsMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DailyUserStatsMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DailyUserStatsMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DailyUserStatsMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown DailyUserStats unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DailyUserStatsMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown DailyUserStats edge %s", name)
+}
+
 // OpenIDMutation represents an operation that mutates the OpenID nodes in the graph.
 type OpenIDMutation struct {
 	config
@@ -934,6 +1763,7 @@ type OpenIDMutation struct {
 	session_key     *[]byte
 	created_at      *time.Time
 	updated_at      *time.Time
+	last_login_at   *time.Time
 	clearedFields   map[string]struct{}
 	user            *int
 	cleareduser     bool
@@ -1272,6 +2102,55 @@ func (m *OpenIDMutation) ResetUpdatedAt() {
 	m.updated_at = nil
 }
 
+// SetLastLoginAt sets the "last_login_at" field.
+func (m *OpenIDMutation) SetLastLoginAt(t time.Time) {
+	m.last_login_at = &t
+}
+
+// LastLoginAt returns the value of the "last_login_at" field in the mutation.
+func (m *OpenIDMutation) LastLoginAt() (r time.Time, exists bool) {
+	v := m.last_login_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastLoginAt returns the old "last_login_at" field's value of the OpenID entity.
+// If the OpenID object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OpenIDMutation) OldLastLoginAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastLoginAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastLoginAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastLoginAt: %w", err)
+	}
+	return oldValue.LastLoginAt, nil
+}
+
+// ClearLastLoginAt clears the value of the "last_login_at" field.
+func (m *OpenIDMutation) ClearLastLoginAt() {
+	m.last_login_at = nil
+	m.clearedFields[openid.FieldLastLoginAt] = struct{}{}
+}
+
+// LastLoginAtCleared returns if the "last_login_at" field was cleared in this mutation.
+func (m *OpenIDMutation) LastLoginAtCleared() bool {
+	_, ok := m.clearedFields[openid.FieldLastLoginAt]
+	return ok
+}
+
+// ResetLastLoginAt resets all changes to the "last_login_at" field.
+func (m *OpenIDMutation) ResetLastLoginAt() {
+	m.last_login_at = nil
+	delete(m.clearedFields, openid.FieldLastLoginAt)
+}
+
 // ClearUser clears the "user" edge to the User entity.
 func (m *OpenIDMutation) ClearUser() {
 	m.cleareduser = true
@@ -1387,7 +2266,7 @@ func (m *OpenIDMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OpenIDMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 7)
 	if m.user != nil {
 		fields = append(fields, openid.FieldUserID)
 	}
@@ -1405,6 +2284,9 @@ func (m *OpenIDMutation) Fields() []string {
 	}
 	if m.updated_at != nil {
 		fields = append(fields, openid.FieldUpdatedAt)
+	}
+	if m.last_login_at != nil {
+		fields = append(fields, openid.FieldLastLoginAt)
 	}
 	return fields
 }
@@ -1426,6 +2308,8 @@ func (m *OpenIDMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case openid.FieldUpdatedAt:
 		return m.UpdatedAt()
+	case openid.FieldLastLoginAt:
+		return m.LastLoginAt()
 	}
 	return nil, false
 }
@@ -1447,6 +2331,8 @@ func (m *OpenIDMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldCreatedAt(ctx)
 	case openid.FieldUpdatedAt:
 		return m.OldUpdatedAt(ctx)
+	case openid.FieldLastLoginAt:
+		return m.OldLastLoginAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown OpenID field %s", name)
 }
@@ -1498,6 +2384,13 @@ func (m *OpenIDMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetUpdatedAt(v)
 		return nil
+	case openid.FieldLastLoginAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastLoginAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown OpenID field %s", name)
 }
@@ -1534,6 +2427,9 @@ func (m *OpenIDMutation) ClearedFields() []string {
 	if m.FieldCleared(openid.FieldSessionKey) {
 		fields = append(fields, openid.FieldSessionKey)
 	}
+	if m.FieldCleared(openid.FieldLastLoginAt) {
+		fields = append(fields, openid.FieldLastLoginAt)
+	}
 	return fields
 }
 
@@ -1550,6 +2446,9 @@ func (m *OpenIDMutation) ClearField(name string) error {
 	switch name {
 	case openid.FieldSessionKey:
 		m.ClearSessionKey()
+		return nil
+	case openid.FieldLastLoginAt:
+		m.ClearLastLoginAt()
 		return nil
 	}
 	return fmt.Errorf("unknown OpenID nullable field %s", name)
@@ -1576,6 +2475,9 @@ func (m *OpenIDMutation) ResetField(name string) error {
 		return nil
 	case openid.FieldUpdatedAt:
 		m.ResetUpdatedAt()
+		return nil
+	case openid.FieldLastLoginAt:
+		m.ResetLastLoginAt()
 		return nil
 	}
 	return fmt.Errorf("unknown OpenID field %s", name)
@@ -1681,6 +2583,476 @@ func (m *OpenIDMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown OpenID edge %s", name)
+}
+
+// RollupCursorMutation represents an operation that mutates the RollupCursor nodes in the graph.
+type RollupCursorMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	name          *string
+	event_id      *int
+	addevent_id   *int
+	updated_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*RollupCursor, error)
+	predicates    []predicate.RollupCursor
+}
+
+var _ ent.Mutation = (*RollupCursorMutation)(nil)
+
+// rollupcursorOption allows management of the mutation configuration using functional options.
+type rollupcursorOption func(*RollupCursorMutation)
+
+// newRollupCursorMutation creates new mutation for the RollupCursor entity.
+func newRollupCursorMutation(c config, op Op, opts ...rollupcursorOption) *RollupCursorMutation {
+	m := &RollupCursorMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRollupCursor,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRollupCursorID sets the ID field of the mutation.
+func withRollupCursorID(id int) rollupcursorOption {
+	return func(m *RollupCursorMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RollupCursor
+		)
+		m.oldValue = func(ctx context.Context) (*RollupCursor, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RollupCursor.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRollupCursor sets the old RollupCursor of the mutation.
+func withRollupCursor(node *RollupCursor) rollupcursorOption {
+	return func(m *RollupCursorMutation) {
+		m.oldValue = func(context.Context) (*RollupCursor, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RollupCursorMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RollupCursorMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RollupCursorMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RollupCursorMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RollupCursor.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *RollupCursorMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *RollupCursorMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the RollupCursor entity.
+// If the RollupCursor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RollupCursorMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *RollupCursorMutation) ResetName() {
+	m.name = nil
+}
+
+// SetEventID sets the "event_id" field.
+func (m *RollupCursorMutation) SetEventID(i int) {
+	m.event_id = &i
+	m.addevent_id = nil
+}
+
+// EventID returns the value of the "event_id" field in the mutation.
+func (m *RollupCursorMutation) EventID() (r int, exists bool) {
+	v := m.event_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEventID returns the old "event_id" field's value of the RollupCursor entity.
+// If the RollupCursor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RollupCursorMutation) OldEventID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEventID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEventID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEventID: %w", err)
+	}
+	return oldValue.EventID, nil
+}
+
+// AddEventID adds i to the "event_id" field.
+func (m *RollupCursorMutation) AddEventID(i int) {
+	if m.addevent_id != nil {
+		*m.addevent_id += i
+	} else {
+		m.addevent_id = &i
+	}
+}
+
+// AddedEventID returns the value that was added to the "event_id" field in this mutation.
+func (m *RollupCursorMutation) AddedEventID() (r int, exists bool) {
+	v := m.addevent_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetEventID resets all changes to the "event_id" field.
+func (m *RollupCursorMutation) ResetEventID() {
+	m.event_id = nil
+	m.addevent_id = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *RollupCursorMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *RollupCursorMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the RollupCursor entity.
+// If the RollupCursor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RollupCursorMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *RollupCursorMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// Where appends a list predicates to the RollupCursorMutation builder.
+func (m *RollupCursorMutation) Where(ps ...predicate.RollupCursor) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RollupCursorMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RollupCursorMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RollupCursor, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RollupCursorMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RollupCursorMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RollupCursor).
+func (m *RollupCursorMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RollupCursorMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.name != nil {
+		fields = append(fields, rollupcursor.FieldName)
+	}
+	if m.event_id != nil {
+		fields = append(fields, rollupcursor.FieldEventID)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, rollupcursor.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RollupCursorMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case rollupcursor.FieldName:
+		return m.Name()
+	case rollupcursor.FieldEventID:
+		return m.EventID()
+	case rollupcursor.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RollupCursorMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case rollupcursor.FieldName:
+		return m.OldName(ctx)
+	case rollupcursor.FieldEventID:
+		return m.OldEventID(ctx)
+	case rollupcursor.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown RollupCursor field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RollupCursorMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case rollupcursor.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case rollupcursor.FieldEventID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEventID(v)
+		return nil
+	case rollupcursor.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RollupCursor field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RollupCursorMutation) AddedFields() []string {
+	var fields []string
+	if m.addevent_id != nil {
+		fields = append(fields, rollupcursor.FieldEventID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RollupCursorMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case rollupcursor.FieldEventID:
+		return m.AddedEventID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RollupCursorMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case rollupcursor.FieldEventID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEventID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RollupCursor numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RollupCursorMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RollupCursorMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RollupCursorMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown RollupCursor nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RollupCursorMutation) ResetField(name string) error {
+	switch name {
+	case rollupcursor.FieldName:
+		m.ResetName()
+		return nil
+	case rollupcursor.FieldEventID:
+		m.ResetEventID()
+		return nil
+	case rollupcursor.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown RollupCursor field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RollupCursorMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RollupCursorMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RollupCursorMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RollupCursorMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RollupCursorMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RollupCursorMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RollupCursorMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown RollupCursor unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RollupCursorMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown RollupCursor edge %s", name)
 }
 
 // SessionMutation represents an operation that mutates the Session nodes in the graph.

@@ -30,6 +30,8 @@ type OpenID struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
+	// The last login through this app account: the daily statistics' first login of the day in the app.
+	LastLoginAt *time.Time `json:"last_login_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the OpenIDQuery when eager-loading is set.
 	Edges        OpenIDEdges `json:"edges"`
@@ -82,7 +84,7 @@ func (*OpenID) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case openid.FieldAppid, openid.FieldOpenid:
 			values[i] = new(sql.NullString)
-		case openid.FieldCreatedAt, openid.FieldUpdatedAt:
+		case openid.FieldCreatedAt, openid.FieldUpdatedAt, openid.FieldLastLoginAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -140,6 +142,13 @@ func (_m *OpenID) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field updated_at", values[i])
 			} else if value.Valid {
 				_m.UpdatedAt = value.Time
+			}
+		case openid.FieldLastLoginAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field last_login_at", values[i])
+			} else if value.Valid {
+				_m.LastLoginAt = new(time.Time)
+				*_m.LastLoginAt = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -203,6 +212,11 @@ func (_m *OpenID) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("updated_at=")
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.LastLoginAt; v != nil {
+		builder.WriteString("last_login_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -76,6 +76,20 @@ func (_c *OpenIDCreate) SetNillableUpdatedAt(v *time.Time) *OpenIDCreate {
 	return _c
 }
 
+// SetLastLoginAt sets the "last_login_at" field.
+func (_c *OpenIDCreate) SetLastLoginAt(v time.Time) *OpenIDCreate {
+	_c.mutation.SetLastLoginAt(v)
+	return _c
+}
+
+// SetNillableLastLoginAt sets the "last_login_at" field if the given value is not nil.
+func (_c *OpenIDCreate) SetNillableLastLoginAt(v *time.Time) *OpenIDCreate {
+	if v != nil {
+		_c.SetLastLoginAt(*v)
+	}
+	return _c
+}
+
 // SetUser sets the "user" edge to the User entity.
 func (_c *OpenIDCreate) SetUser(v *User) *OpenIDCreate {
 	return _c.SetUserID(v.ID)
@@ -223,6 +237,10 @@ func (_c *OpenIDCreate) createSpec() (*OpenID, *sqlgraph.CreateSpec) {
 		_spec.SetField(openid.FieldUpdatedAt, field.TypeTime, value)
 		_node.UpdatedAt = value
 	}
+	if value, ok := _c.mutation.LastLoginAt(); ok {
+		_spec.SetField(openid.FieldLastLoginAt, field.TypeTime, value)
+		_node.LastLoginAt = &value
+	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -362,6 +380,24 @@ func (u *OpenIDUpsert) UpdateUpdatedAt() *OpenIDUpsert {
 	return u
 }
 
+// SetLastLoginAt sets the "last_login_at" field.
+func (u *OpenIDUpsert) SetLastLoginAt(v time.Time) *OpenIDUpsert {
+	u.Set(openid.FieldLastLoginAt, v)
+	return u
+}
+
+// UpdateLastLoginAt sets the "last_login_at" field to the value that was provided on create.
+func (u *OpenIDUpsert) UpdateLastLoginAt() *OpenIDUpsert {
+	u.SetExcluded(openid.FieldLastLoginAt)
+	return u
+}
+
+// ClearLastLoginAt clears the value of the "last_login_at" field.
+func (u *OpenIDUpsert) ClearLastLoginAt() *OpenIDUpsert {
+	u.SetNull(openid.FieldLastLoginAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -470,6 +506,27 @@ func (u *OpenIDUpsertOne) SetUpdatedAt(v time.Time) *OpenIDUpsertOne {
 func (u *OpenIDUpsertOne) UpdateUpdatedAt() *OpenIDUpsertOne {
 	return u.Update(func(s *OpenIDUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetLastLoginAt sets the "last_login_at" field.
+func (u *OpenIDUpsertOne) SetLastLoginAt(v time.Time) *OpenIDUpsertOne {
+	return u.Update(func(s *OpenIDUpsert) {
+		s.SetLastLoginAt(v)
+	})
+}
+
+// UpdateLastLoginAt sets the "last_login_at" field to the value that was provided on create.
+func (u *OpenIDUpsertOne) UpdateLastLoginAt() *OpenIDUpsertOne {
+	return u.Update(func(s *OpenIDUpsert) {
+		s.UpdateLastLoginAt()
+	})
+}
+
+// ClearLastLoginAt clears the value of the "last_login_at" field.
+func (u *OpenIDUpsertOne) ClearLastLoginAt() *OpenIDUpsertOne {
+	return u.Update(func(s *OpenIDUpsert) {
+		s.ClearLastLoginAt()
 	})
 }
 
@@ -747,6 +804,27 @@ func (u *OpenIDUpsertBulk) SetUpdatedAt(v time.Time) *OpenIDUpsertBulk {
 func (u *OpenIDUpsertBulk) UpdateUpdatedAt() *OpenIDUpsertBulk {
 	return u.Update(func(s *OpenIDUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetLastLoginAt sets the "last_login_at" field.
+func (u *OpenIDUpsertBulk) SetLastLoginAt(v time.Time) *OpenIDUpsertBulk {
+	return u.Update(func(s *OpenIDUpsert) {
+		s.SetLastLoginAt(v)
+	})
+}
+
+// UpdateLastLoginAt sets the "last_login_at" field to the value that was provided on create.
+func (u *OpenIDUpsertBulk) UpdateLastLoginAt() *OpenIDUpsertBulk {
+	return u.Update(func(s *OpenIDUpsert) {
+		s.UpdateLastLoginAt()
+	})
+}
+
+// ClearLastLoginAt clears the value of the "last_login_at" field.
+func (u *OpenIDUpsertBulk) ClearLastLoginAt() *OpenIDUpsertBulk {
+	return u.Update(func(s *OpenIDUpsert) {
+		s.ClearLastLoginAt()
 	})
 }
 

@@ -76,6 +76,26 @@ func (_u *OpenIDUpdate) SetUpdatedAt(v time.Time) *OpenIDUpdate {
 	return _u
 }
 
+// SetLastLoginAt sets the "last_login_at" field.
+func (_u *OpenIDUpdate) SetLastLoginAt(v time.Time) *OpenIDUpdate {
+	_u.mutation.SetLastLoginAt(v)
+	return _u
+}
+
+// SetNillableLastLoginAt sets the "last_login_at" field if the given value is not nil.
+func (_u *OpenIDUpdate) SetNillableLastLoginAt(v *time.Time) *OpenIDUpdate {
+	if v != nil {
+		_u.SetLastLoginAt(*v)
+	}
+	return _u
+}
+
+// ClearLastLoginAt clears the value of the "last_login_at" field.
+func (_u *OpenIDUpdate) ClearLastLoginAt() *OpenIDUpdate {
+	_u.mutation.ClearLastLoginAt()
+	return _u
+}
+
 // SetUser sets the "user" edge to the User entity.
 func (_u *OpenIDUpdate) SetUser(v *User) *OpenIDUpdate {
 	return _u.SetUserID(v.ID)
@@ -205,6 +225,12 @@ func (_u *OpenIDUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(openid.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.LastLoginAt(); ok {
+		_spec.SetField(openid.FieldLastLoginAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastLoginAtCleared() {
+		_spec.ClearField(openid.FieldLastLoginAt, field.TypeTime)
 	}
 	if _u.mutation.UserCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -343,6 +369,26 @@ func (_u *OpenIDUpdateOne) ClearSessionKey() *OpenIDUpdateOne {
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *OpenIDUpdateOne) SetUpdatedAt(v time.Time) *OpenIDUpdateOne {
 	_u.mutation.SetUpdatedAt(v)
+	return _u
+}
+
+// SetLastLoginAt sets the "last_login_at" field.
+func (_u *OpenIDUpdateOne) SetLastLoginAt(v time.Time) *OpenIDUpdateOne {
+	_u.mutation.SetLastLoginAt(v)
+	return _u
+}
+
+// SetNillableLastLoginAt sets the "last_login_at" field if the given value is not nil.
+func (_u *OpenIDUpdateOne) SetNillableLastLoginAt(v *time.Time) *OpenIDUpdateOne {
+	if v != nil {
+		_u.SetLastLoginAt(*v)
+	}
+	return _u
+}
+
+// ClearLastLoginAt clears the value of the "last_login_at" field.
+func (_u *OpenIDUpdateOne) ClearLastLoginAt() *OpenIDUpdateOne {
+	_u.mutation.ClearLastLoginAt()
 	return _u
 }
 
@@ -505,6 +551,12 @@ func (_u *OpenIDUpdateOne) sqlSave(ctx context.Context) (_node *OpenID, err erro
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(openid.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.LastLoginAt(); ok {
+		_spec.SetField(openid.FieldLastLoginAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastLoginAtCleared() {
+		_spec.ClearField(openid.FieldLastLoginAt, field.TypeTime)
 	}
 	if _u.mutation.UserCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/wxid/wxid/ent/auditevent"
+	"github.com/wxid/wxid/ent/dailyuserstats"
 	"github.com/wxid/wxid/ent/openid"
+	"github.com/wxid/wxid/ent/rollupcursor"
 	"github.com/wxid/wxid/ent/schema"
 	"github.com/wxid/wxid/ent/session"
 	"github.com/wxid/wxid/ent/unionid"
@@ -49,6 +51,54 @@ func init() {
 	auditeventDescNewUser := auditeventFields[5].Descriptor()
 	// auditevent.DefaultNewUser holds the default value on creation for the new_user field.
 	auditevent.DefaultNewUser = auditeventDescNewUser.Default.(bool)
+	// auditeventDescAppID is the schema descriptor for app_id field.
+	auditeventDescAppID := auditeventFields[8].Descriptor()
+	// auditevent.AppIDValidator is a validator for the "app_id" field. It is called by the builders before save.
+	auditevent.AppIDValidator = auditeventDescAppID.Validators[0].(func(string) error)
+	// auditeventDescFirstOfDay is the schema descriptor for first_of_day field.
+	auditeventDescFirstOfDay := auditeventFields[9].Descriptor()
+	// auditevent.DefaultFirstOfDay holds the default value on creation for the first_of_day field.
+	auditevent.DefaultFirstOfDay = auditeventDescFirstOfDay.Default.(bool)
+	// auditeventDescFirstInAppOfDay is the schema descriptor for first_in_app_of_day field.
+	auditeventDescFirstInAppOfDay := auditeventFields[10].Descriptor()
+	// auditevent.DefaultFirstInAppOfDay holds the default value on creation for the first_in_app_of_day field.
+	auditevent.DefaultFirstInAppOfDay = auditeventDescFirstInAppOfDay.Default.(bool)
+	dailyuserstatsFields := schema.DailyUserStats{}.Fields()
+	_ = dailyuserstatsFields
+	// dailyuserstatsDescDay is the schema descriptor for day field.
+	dailyuserstatsDescDay := dailyuserstatsFields[0].Descriptor()
+	// dailyuserstats.DayValidator is a validator for the "day" field. It is called by the builders before save.
+	dailyuserstats.DayValidator = func() func(string) error {
+		validators := dailyuserstatsDescDay.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(day string) error {
+			for _, fn := range fns {
+				if err := fn(day); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// dailyuserstatsDescAppID is the schema descriptor for app_id field.
+	dailyuserstatsDescAppID := dailyuserstatsFields[1].Descriptor()
+	// dailyuserstats.AppIDValidator is a validator for the "app_id" field. It is called by the builders before save.
+	dailyuserstats.AppIDValidator = dailyuserstatsDescAppID.Validators[0].(func(string) error)
+	// dailyuserstatsDescSignups is the schema descriptor for signups field.
+	dailyuserstatsDescSignups := dailyuserstatsFields[2].Descriptor()
+	// dailyuserstats.DefaultSignups holds the default value on creation for the signups field.
+	dailyuserstats.DefaultSignups = dailyuserstatsDescSignups.Default.(int)
+	// dailyuserstatsDescActiveUsers is the schema descriptor for active_users field.
+	dailyuserstatsDescActiveUsers := dailyuserstatsFields[3].Descriptor()
+	// dailyuserstats.DefaultActiveUsers holds the default value on creation for the active_users field.
+	dailyuserstats.DefaultActiveUsers = dailyuserstatsDescActiveUsers.Default.(int)
+	// dailyuserstatsDescPhoneVerified is the schema descriptor for phone_verified field.
+	dailyuserstatsDescPhoneVerified := dailyuserstatsFields[4].Descriptor()
+	// dailyuserstats.DefaultPhoneVerified holds the default value on creation for the phone_verified field.
+	dailyuserstats.DefaultPhoneVerified = dailyuserstatsDescPhoneVerified.Default.(int)
 	openidFields := schema.OpenID{}.Fields()
 	_ = openidFields
 	// openidDescAppid is the schema descriptor for appid field.
@@ -101,6 +151,36 @@ func init() {
 	openid.DefaultUpdatedAt = openidDescUpdatedAt.Default.(func() time.Time)
 	// openid.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	openid.UpdateDefaultUpdatedAt = openidDescUpdatedAt.UpdateDefault.(func() time.Time)
+	rollupcursorFields := schema.RollupCursor{}.Fields()
+	_ = rollupcursorFields
+	// rollupcursorDescName is the schema descriptor for name field.
+	rollupcursorDescName := rollupcursorFields[0].Descriptor()
+	// rollupcursor.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	rollupcursor.NameValidator = func() func(string) error {
+		validators := rollupcursorDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// rollupcursorDescEventID is the schema descriptor for event_id field.
+	rollupcursorDescEventID := rollupcursorFields[1].Descriptor()
+	// rollupcursor.DefaultEventID holds the default value on creation for the event_id field.
+	rollupcursor.DefaultEventID = rollupcursorDescEventID.Default.(int)
+	// rollupcursorDescUpdatedAt is the schema descriptor for updated_at field.
+	rollupcursorDescUpdatedAt := rollupcursorFields[2].Descriptor()
+	// rollupcursor.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	rollupcursor.DefaultUpdatedAt = rollupcursorDescUpdatedAt.Default.(func() time.Time)
+	// rollupcursor.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	rollupcursor.UpdateDefaultUpdatedAt = rollupcursorDescUpdatedAt.UpdateDefault.(func() time.Time)
 	sessionFields := schema.Session{}.Fields()
 	_ = sessionFields
 	// sessionDescTokenHash is the schema descriptor for token_hash field.

@@ -16,8 +16,12 @@ type Tx struct {
 	config
 	// AuditEvent is the client for interacting with the AuditEvent builders.
 	AuditEvent *AuditEventClient
+	// DailyUserStats is the client for interacting with the DailyUserStats builders.
+	DailyUserStats *DailyUserStatsClient
 	// OpenID is the client for interacting with the OpenID builders.
 	OpenID *OpenIDClient
+	// RollupCursor is the client for interacting with the RollupCursor builders.
+	RollupCursor *RollupCursorClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// UnionID is the client for interacting with the UnionID builders.
@@ -156,7 +160,9 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.AuditEvent = NewAuditEventClient(tx.config)
+	tx.DailyUserStats = NewDailyUserStatsClient(tx.config)
 	tx.OpenID = NewOpenIDClient(tx.config)
+	tx.RollupCursor = NewRollupCursorClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.UnionID = NewUnionIDClient(tx.config)
 	tx.User = NewUserClient(tx.config)

@@ -35,6 +35,18 @@
 // a refresh's lock on its session row never blocks a login's INSERT of a
 // new session beside it.
 //
+// The daily user statistics (package stats) count a user's first login
+// of a calendar day, and an app account's; the LOGIN audit event records
+// both marks. The unlocked read tells a login whether it may be the first.
+// A login that is not (both the user and the account logged in earlier
+// that day) is final as read, and batched. One that may be runs its
+// UPDATEs of steps 2 and 3 one by one, each also requiring that no login
+// of today has been recorded on the row, which the database checks under
+// the row lock: when a racing login of today committed first, the UPDATE
+// matches nothing and the login is retried as a later login of the day.
+// So concurrent logins of one person count once a day, with no extra
+// statement, at the price of unbatched writes for a day's first login.
+//
 // A first login has no rows to lock: it inserts the user, the unionid, the
 // openid and the session, and a concurrent first login of the same person
 // waits on the first unique key it shares, then fails on it and retries as
@@ -68,6 +80,7 @@ import (
 	"github.com/wxid/wxid/ent/user"
 	"github.com/wxid/wxid/sealer"
 	"github.com/wxid/wxid/session"
+	"github.com/wxid/wxid/stats"
 	"github.com/wxid/wxid/users"
 	"github.com/wxid/wxid/wechat"
 )
@@ -107,6 +120,7 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	dialect  string
+	days     *time.Location
 }
 
 // Options configure a Service.
@@ -119,6 +133,9 @@ type Options struct {
 	// MySQL a returning login sends its writes in one round trip
 	// (database.Batch).
 	Dialect string
+	// Days is the time zone of the calendar days of the daily user
+	// statistics (WXID_STATS_TIMEZONE); nil means stats.DefaultTimeZone.
+	Days *time.Location
 }
 
 // NewService returns a login service.
@@ -129,7 +146,10 @@ func NewService(db *ent.Client, upstream Upstream, apps Apps, sessions *session.
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Service{db: db, upstream: upstream, apps: apps, sessions: sessions, sealer: s, now: o.Now, log: o.Logger, dialect: o.Dialect}
+	if o.Days == nil {
+		o.Days, _ = stats.LoadLocation(stats.DefaultTimeZone)
+	}
+	return &Service{db: db, upstream: upstream, apps: apps, sessions: sessions, sealer: s, now: o.Now, log: o.Logger, dialect: o.Dialect, days: o.Days}
 }
 
 // LoginResult is a successful login.
@@ -208,6 +228,11 @@ type binding struct {
 	// unionConflict is the other user holding the unionid WeChat reported
 	// (0 for none): recorded on the login's audit event.
 	unionConflict int
+	// at is the time of the login; firstOfDay and firstInAppOfDay say
+	// whether it is the user's, and the app account's, first login of its
+	// calendar day (the daily statistics).
+	at                          time.Time
+	firstOfDay, firstInAppOfDay bool
 }
 
 // bind finds or creates the user of a WeChat identity, records the login
@@ -218,13 +243,17 @@ type binding struct {
 func (s *Service) bind(ctx context.Context, appID string, ws wechat.Session, sealedKey []byte, meta session.ClientMeta) (binding, error) {
 	var b binding
 	err := database.WithTx(ctx, s.db, nil, func(tx *ent.Tx) error {
-		now := s.now().UTC()
+		// Whole seconds, as the database keeps them: the day a login counts
+		// in is the day its rows and its audit event show.
+		now := s.now().UTC().Truncate(time.Second)
+		b.at = now
 		u, err := s.view(ctx, tx, user.HasOpenIdsWith(openid.Appid(appID), openid.Openid(ws.OpenID)))
 		switch {
 		case err != nil:
 			return fmt.Errorf("finding openid: %w", err)
-		case u != nil && (ws.UnionID == "" || u.Edges.UnionID != nil):
-			// The common login: nothing to look up, every write batched.
+		case u != nil && (ws.UnionID == "" || u.Edges.UnionID != nil) && s.loggedInToday(u, appID, ws.OpenID, now):
+			// The common login: nothing to look up or to decide under a
+			// lock, every write batched.
 			return s.returningBatched(ctx, tx, u, appID, ws, sealedKey, meta, now, &b)
 		case u != nil:
 			err = s.returning(ctx, tx, u, appID, ws, sealedKey, now, &b)
@@ -234,7 +263,7 @@ func (s *Service) bind(ctx context.Context, appID string, ws wechat.Session, sea
 		if err != nil {
 			return err
 		}
-		if err := audit.RecordLogin(ctx, tx, now, b.user.ID, b.isNew, b.unionConflict); err != nil { // audit: the login's one INSERT
+		if err := audit.Record(ctx, tx, b.event(appID)); err != nil { // audit: the login's one INSERT
 			return err
 		}
 		b.session, err = s.sessions.IssueTx(ctx, tx, b.user.ID, b.openID.ID, appID, ws.OpenID, meta)
@@ -245,6 +274,30 @@ func (s *Service) bind(ctx context.Context, appID string, ws wechat.Session, sea
 	}
 	b.user = b.user.Unwrap()
 	return b, nil
+}
+
+// event is the login's audit event.
+func (b *binding) event(appID string) audit.Event {
+	return audit.Event{
+		Kind: audit.Login, At: b.at, UserID: b.user.ID, Actor: audit.UserActor(b.user.ID),
+		NewUser: b.isNew, OtherUserID: b.unionConflict, AppID: appID,
+		FirstOfDay: b.firstOfDay, FirstInAppOfDay: b.firstInAppOfDay,
+	}
+}
+
+// loggedInToday reports whether both u and its account (appID, openID)
+// logged in earlier on now's calendar day, as the unlocked read saw them:
+// then this login is neither's first of the day, whatever races it.
+func (s *Service) loggedInToday(u *ent.User, appID, openID string, now time.Time) bool {
+	if stats.FirstOfDay(u.LastLoginAt, now, s.days) {
+		return false
+	}
+	for _, o := range u.Edges.OpenIds {
+		if o.Appid == appID && o.Openid == openID {
+			return !stats.FirstOfDay(o.LastLoginAt, now, s.days)
+		}
+	}
+	return false
 }
 
 // returningBatched records the login of a known (appid, openid) whose user
@@ -269,10 +322,10 @@ func (s *Service) returningBatched(ctx context.Context, tx *ent.Tx, u *ent.User,
 		return err
 	}
 	batch := database.NewBatch(s.dialect)
-	batch.Add("UPDATE `open_ids` SET `session_key` = ?, `updated_at` = ? WHERE `id` = ? AND `user_id` = ? AND `openid` = ?",
-		sealedKey, now, oid.ID, u.ID, ws.OpenID)
+	batch.Add("UPDATE `open_ids` SET `session_key` = ?, `updated_at` = ?, `last_login_at` = ? WHERE `id` = ? AND `user_id` = ? AND `openid` = ?",
+		sealedKey, now, now, oid.ID, u.ID, ws.OpenID)
 	batch.Add("UPDATE `users` SET `last_login_at` = ?, `updated_at` = ? WHERE `id` = ? AND `disabled` = ?", now, now, u.ID, false)
-	audit.AddLogin(ctx, batch, now, u.ID, false, 0)
+	audit.AddLogin(ctx, batch, audit.Event{At: now, UserID: u.ID, Actor: audit.UserActor(u.ID), AppID: appID}) // neither first of the day: loggedInToday
 	pending.AddTo(batch)
 	res, err := batch.Exec(ctx, tx)
 	if err != nil {
@@ -326,17 +379,20 @@ func (s *Service) returning(ctx context.Context, tx *ent.Tx, u *ent.User, appID 
 	if err != nil {
 		return err
 	}
-	n, err := tx.OpenID.Update().
-		Where(openid.ID(oid.ID), openid.UserID(u.ID), openid.Openid(ws.OpenID)).
-		SetSessionKey(sealedKey).SetUpdatedAt(now).
-		Save(ctx)
+	upd := tx.OpenID.Update().Where(openid.ID(oid.ID), openid.UserID(u.ID), openid.Openid(ws.OpenID))
+	if b.firstInAppOfDay = stats.FirstOfDay(oid.LastLoginAt, now, s.days); b.firstInAppOfDay {
+		// Only while no login of today has committed: a racing one that
+		// did makes this one retry, and count as a later login.
+		upd.Where(openid.Or(openid.LastLoginAtIsNil(), openid.LastLoginAtLT(stats.DayStart(now, s.days))))
+	}
+	n, err := upd.SetSessionKey(sealedKey).SetUpdatedAt(now).SetLastLoginAt(now).Save(ctx)
 	switch {
 	case err != nil:
 		return fmt.Errorf("storing session key: %w", err)
 	case n == 0:
 		return errRaced // the openid moved to another user (a merge) or was erased meanwhile
 	}
-	if err := s.recordLogin(ctx, tx, u, now); err != nil {
+	if err := s.recordLogin(ctx, tx, u, now, b); err != nil {
 		return err
 	}
 	if b.unionConflict, err = s.attachUnionID(ctx, tx, u, ws.UnionID); err != nil {
@@ -367,7 +423,7 @@ func (s *Service) first(ctx context.Context, tx *ent.Tx, appID string, ws wechat
 		if err != nil {
 			return fmt.Errorf("creating user: %w", err)
 		}
-		b.isNew = true
+		b.isNew, b.firstOfDay = true, true
 		u.Edges.SetUnionID(nil)
 		if ws.UnionID != "" {
 			un, err := tx.UnionID.Create().SetUnionid(ws.UnionID).SetUserID(u.ID).SetCreatedAt(now).Save(ctx)
@@ -384,14 +440,16 @@ func (s *Service) first(ctx context.Context, tx *ent.Tx, appID string, ws wechat
 		SetUserID(u.ID).
 		SetCreatedAt(now).
 		SetUpdatedAt(now).
+		SetLastLoginAt(now).
 		Save(ctx)
 	if err != nil {
 		return fmt.Errorf("creating openid: %w", err)
 	}
+	b.firstInAppOfDay = true
 	oid.SessionKey = nil // sealed, and nothing past login needs it
 	u.Edges.SetOpenIds(append(u.Edges.OpenIds, oid))
 	if known != nil {
-		if err := s.recordLogin(ctx, tx, u, now); err != nil {
+		if err := s.recordLogin(ctx, tx, u, now, b); err != nil {
 			return err
 		}
 	}
@@ -411,11 +469,17 @@ var errRaced = errors.New("login raced a change to the user's identities")
 // OpenID row. The login is retried (errRaced): its fresh read then finds
 // the disabled user (FORBIDDEN), no user (erased: a new one), or the user
 // the openid was merged into.
-func (s *Service) recordLogin(ctx context.Context, tx *ent.Tx, u *ent.User, now time.Time) error {
-	n, err := tx.User.Update().
-		Where(user.ID(u.ID), user.Disabled(false)).
-		SetLastLoginAt(now).SetUpdatedAt(now).
-		Save(ctx)
+//
+// A login whose read found no login of today yet is the user's first of
+// the day (b.firstOfDay) only if that still holds under the row lock: the
+// UPDATE then also requires it, and a racing login of today that committed
+// first makes this one retry, as a later login of the day.
+func (s *Service) recordLogin(ctx context.Context, tx *ent.Tx, u *ent.User, now time.Time, b *binding) error {
+	upd := tx.User.Update().Where(user.ID(u.ID), user.Disabled(false))
+	if b.firstOfDay = stats.FirstOfDay(u.LastLoginAt, now, s.days); b.firstOfDay {
+		upd.Where(user.Or(user.LastLoginAtIsNil(), user.LastLoginAtLT(stats.DayStart(now, s.days))))
+	}
+	n, err := upd.SetLastLoginAt(now).SetUpdatedAt(now).Save(ctx)
 	switch {
 	case err != nil:
 		return fmt.Errorf("recording login: %w", err)

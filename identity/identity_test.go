@@ -130,3 +130,37 @@ func TestRetryable(t *testing.T) {
 		})
 	}
 }
+
+// TestDayMarks: the LOGIN audit event says whether the login is the
+// user's first of the calendar day (Asia/Shanghai) and the first through
+// its app account; an account whose last login is unknown (NULL, from
+// before the column existed) counts from its creation.
+func TestDayMarks(t *testing.T) {
+	up := fakeUpstream{"a": {OpenID: "oa", UnionID: "u", SessionKey: key}, "b": {OpenID: "ob", UnionID: "u", SessionKey: key}}
+	s, db := newService(t, up)
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	clock := time.Date(2026, 5, 1, 10, 0, 0, 0, loc)
+	s.now = func() time.Time { return clock }
+	ctx := context.Background()
+	type marks struct{ app, first, inApp bool }
+	login := func(app, code string, at time.Time) marks {
+		t.Helper()
+		clock = at
+		_, err := s.Login(ctx, app, code, session.ClientMeta{})
+		require.NoError(t, err)
+		e, err := db.AuditEvent.Query().Order(ent.Desc("id")).First(ctx)
+		require.NoError(t, err)
+		require.Equal(t, app, *e.AppID)
+		return marks{true, e.FirstOfDay, e.FirstInAppOfDay}
+	}
+	day := time.Date(2026, 5, 1, 0, 0, 0, 0, loc)
+	require.Equal(t, marks{true, true, true}, login("wxa", "a", day.Add(10*time.Hour)), "the signup")
+	require.Equal(t, marks{true, false, false}, login("wxa", "a", day.Add(11*time.Hour)))
+	require.Equal(t, marks{true, false, true}, login("wxb", "b", day.Add(12*time.Hour)), "first in the second app")
+	require.Equal(t, marks{true, true, true}, login("wxa", "a", day.Add(23*time.Hour+59*time.Minute+59*time.Second+999*time.Millisecond).Add(time.Millisecond)), "Shanghai's midnight")
+	require.Equal(t, marks{true, false, false}, login("wxa", "a", day.Add(25*time.Hour)))
+	require.NoError(t, db.OpenID.Update().ClearLastLoginAt().Exec(ctx))
+	require.Equal(t, marks{true, false, true}, login("wxb", "b", day.Add(26*time.Hour)), "created yesterday, last login unknown")
+	require.Equal(t, marks{true, false, false}, login("wxb", "b", day.Add(27*time.Hour)))
+}

@@ -303,7 +303,7 @@ func (s *Service) store(ctx context.Context, caller session.Info, p wechat.Phone
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, audit.Event{Kind: audit.PhoneVerified, At: now, UserID: caller.UserID, Actor: audit.UserActor(caller.UserID)})
+		return audit.Record(ctx, tx, audit.Event{Kind: audit.PhoneVerified, At: now, UserID: caller.UserID, Actor: audit.UserActor(caller.UserID), AppID: caller.AppID})
 	})
 	switch {
 	case ent.IsNotFound(err):

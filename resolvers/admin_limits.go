@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
@@ -34,6 +35,10 @@ const (
 // does).
 const ActiveSessionsCost = 100
 
+// UserStatsCost is the complexity of one userStats: one read of at most
+// 366 rows by an index, whatever the range, priced like a large page.
+const UserStatsCost = 100
+
 // SetAdminComplexity prices the admin fields: a connection or a list of
 // nodes costs its items' complexity times the number of items it may
 // return (first, last or len(ids), at most MaxPageSize), so aliased copies
@@ -50,6 +55,9 @@ func SetAdminComplexity(c *graph.ComplexityRoot) {
 	}
 	c.User.ActiveSessions = func(child int) int {
 		return ActiveSessionsCost + child
+	}
+	c.Query.UserStats = func(child int, _, _ time.Time, _ *string) int {
+		return UserStatsCost + child
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/wxid/wxid/phone"
 	"github.com/wxid/wxid/profile"
 	"github.com/wxid/wxid/session"
+	"github.com/wxid/wxid/stats"
 	"github.com/wxid/wxid/users"
 )
 
@@ -27,4 +28,6 @@ type Resolver struct {
 	Audit *audit.Service
 	// Profile changes nicknames and avatars.
 	Profile *profile.Service
+	// Stats answers the daily user statistics.
+	Stats *stats.Service
 }

@@ -6,7 +6,8 @@
 #     sessions straight into the tables with multi-row INSERTs;
 #   - prints each table's rows and bytes a row, then, for every admin query
 #     shape (pages with and without totalCount, per-app counts, the
-#     searches dashboards run, nested `where`, activeSessions, nodes), p50
+#     searches dashboards run, nested `where`, activeSessions, nodes,
+#     userStats over 90 days of audit events that wxid's rollup folded), p50
 #     and p99 over -samples runs, the SQL statements one run costs, and the
 #     answer (a count, or the error code of a refused shape).
 #   - exports user segments (POST /admin/export/users, export.go): rows,
@@ -18,7 +19,9 @@
 # removes its database afterwards (-keep keeps it). Arguments go to the scale
 # program; the defaults (-users 50000 -sessions 2 -apps 3 -samples 20) run in
 # about a minute. The reference size, 1M users, 1.045M openids, 600k
-# unionids and 2M sessions, loads in a few minutes and needs ~1.5 GB of disk:
+# unionids and 2M sessions, loads in a few minutes and needs ~1.5 GB of disk,
+# plus ~2 GB for the 90 days of audit events that userStats is measured on
+# (about 11.5M rows at -stats-active 0.1; -stats-days 0 leaves them out):
 #
 #   scripts/scale.sh
 #   scripts/scale.sh -users 1000000

@@ -24,6 +24,7 @@ const (
 	openIDAppColumn    = "wxid_openid_appid"
 	openIDOpenIDColumn = "wxid_openid_openid"
 	openIDCreateColumn = "wxid_openid_created_at"
+	openIDLoginColumn  = "wxid_openid_last_login_at"
 )
 
 // joinUnionID selects the user's unionid beside the user, as
@@ -45,6 +46,10 @@ func joinOpenIDs(s *sql.Selector) {
 		sql.As(t.C(openid.FieldAppid), openIDAppColumn),
 		sql.As(t.C(openid.FieldOpenid), openIDOpenIDColumn),
 		sql.As(t.C(openid.FieldCreatedAt), openIDCreateColumn),
+		// An account that never logged in since last_login_at was added
+		// (NULL, which the SQLite driver cannot scan here) last logged in
+		// when it was created, by its first login.
+		sql.As("COALESCE("+t.C(openid.FieldLastLoginAt)+", "+t.C(openid.FieldCreatedAt)+")", openIDLoginColumn),
 	)
 	s.OrderBy(t.C(openid.FieldID))
 }
@@ -82,9 +87,19 @@ func Fold(rows []*ent.User) (*ent.User, error) {
 			if err != nil {
 				return nil, err
 			}
-			ids = append(ids, &ent.OpenID{ID: id, UserID: u.ID,
+			o := &ent.OpenID{ID: id, UserID: u.ID,
 				Appid: colvalue.String(r, openIDAppColumn), Openid: colvalue.String(r, openIDOpenIDColumn),
-				CreatedAt: colvalue.Time(r, openIDCreateColumn)})
+				CreatedAt: colvalue.Time(r, openIDCreateColumn)}
+			if colvalue.Has(r, openIDLoginColumn) {
+				// Never NULL (COALESCE): a zero time did not parse, and a
+				// login must not guess whether it is the first of the day.
+				t := colvalue.Time(r, openIDLoginColumn)
+				if t.IsZero() {
+					return nil, fmt.Errorf("folding a user view: openid %d: unreadable last login time", id)
+				}
+				o.LastLoginAt = &t
+			}
+			ids = append(ids, o)
 		}
 		u.Edges.SetOpenIds(ids)
 	}

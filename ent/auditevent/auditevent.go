@@ -32,6 +32,12 @@ const (
 	FieldOtherUserID = "other_user_id"
 	// FieldCount holds the string denoting the count field in the database.
 	FieldCount = "count"
+	// FieldAppID holds the string denoting the app_id field in the database.
+	FieldAppID = "app_id"
+	// FieldFirstOfDay holds the string denoting the first_of_day field in the database.
+	FieldFirstOfDay = "first_of_day"
+	// FieldFirstInAppOfDay holds the string denoting the first_in_app_of_day field in the database.
+	FieldFirstInAppOfDay = "first_in_app_of_day"
 	// Table holds the table name of the auditevent in the database.
 	Table = "audit_events"
 )
@@ -47,6 +53,9 @@ var Columns = []string{
 	FieldNewUser,
 	FieldOtherUserID,
 	FieldCount,
+	FieldAppID,
+	FieldFirstOfDay,
+	FieldFirstInAppOfDay,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -68,6 +77,12 @@ var (
 	ClientIPValidator func(string) error
 	// DefaultNewUser holds the default value on creation for the "new_user" field.
 	DefaultNewUser bool
+	// AppIDValidator is a validator for the "app_id" field. It is called by the builders before save.
+	AppIDValidator func(string) error
+	// DefaultFirstOfDay holds the default value on creation for the "first_of_day" field.
+	DefaultFirstOfDay bool
+	// DefaultFirstInAppOfDay holds the default value on creation for the "first_in_app_of_day" field.
+	DefaultFirstInAppOfDay bool
 )
 
 // Kind defines the type for the "kind" enum field.
@@ -148,6 +163,21 @@ func ByOtherUserID(opts ...sql.OrderTermOption) OrderOption {
 // ByCount orders the results by the count field.
 func ByCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCount, opts...).ToFunc()
+}
+
+// ByAppID orders the results by the app_id field.
+func ByAppID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAppID, opts...).ToFunc()
+}
+
+// ByFirstOfDay orders the results by the first_of_day field.
+func ByFirstOfDay(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFirstOfDay, opts...).ToFunc()
+}
+
+// ByFirstInAppOfDay orders the results by the first_in_app_of_day field.
+func ByFirstInAppOfDay(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFirstInAppOfDay, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

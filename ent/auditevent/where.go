@@ -89,6 +89,21 @@ func Count(v int) predicate.AuditEvent {
 	return predicate.AuditEvent(sql.FieldEQ(FieldCount, v))
 }
 
+// AppID applies equality check predicate on the "app_id" field. It's identical to AppIDEQ.
+func AppID(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldEQ(FieldAppID, v))
+}
+
+// FirstOfDay applies equality check predicate on the "first_of_day" field. It's identical to FirstOfDayEQ.
+func FirstOfDay(v bool) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldEQ(FieldFirstOfDay, v))
+}
+
+// FirstInAppOfDay applies equality check predicate on the "first_in_app_of_day" field. It's identical to FirstInAppOfDayEQ.
+func FirstInAppOfDay(v bool) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldEQ(FieldFirstInAppOfDay, v))
+}
+
 // KindEQ applies the EQ predicate on the "kind" field.
 func KindEQ(v Kind) predicate.AuditEvent {
 	return predicate.AuditEvent(sql.FieldEQ(FieldKind, v))
@@ -447,6 +462,101 @@ func CountIsNil() predicate.AuditEvent {
 // CountNotNil applies the NotNil predicate on the "count" field.
 func CountNotNil() predicate.AuditEvent {
 	return predicate.AuditEvent(sql.FieldNotNull(FieldCount))
+}
+
+// AppIDEQ applies the EQ predicate on the "app_id" field.
+func AppIDEQ(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldEQ(FieldAppID, v))
+}
+
+// AppIDNEQ applies the NEQ predicate on the "app_id" field.
+func AppIDNEQ(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldNEQ(FieldAppID, v))
+}
+
+// AppIDIn applies the In predicate on the "app_id" field.
+func AppIDIn(vs ...string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldIn(FieldAppID, vs...))
+}
+
+// AppIDNotIn applies the NotIn predicate on the "app_id" field.
+func AppIDNotIn(vs ...string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldNotIn(FieldAppID, vs...))
+}
+
+// AppIDGT applies the GT predicate on the "app_id" field.
+func AppIDGT(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldGT(FieldAppID, v))
+}
+
+// AppIDGTE applies the GTE predicate on the "app_id" field.
+func AppIDGTE(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldGTE(FieldAppID, v))
+}
+
+// AppIDLT applies the LT predicate on the "app_id" field.
+func AppIDLT(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldLT(FieldAppID, v))
+}
+
+// AppIDLTE applies the LTE predicate on the "app_id" field.
+func AppIDLTE(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldLTE(FieldAppID, v))
+}
+
+// AppIDContains applies the Contains predicate on the "app_id" field.
+func AppIDContains(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldContains(FieldAppID, v))
+}
+
+// AppIDHasPrefix applies the HasPrefix predicate on the "app_id" field.
+func AppIDHasPrefix(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldHasPrefix(FieldAppID, v))
+}
+
+// AppIDHasSuffix applies the HasSuffix predicate on the "app_id" field.
+func AppIDHasSuffix(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldHasSuffix(FieldAppID, v))
+}
+
+// AppIDIsNil applies the IsNil predicate on the "app_id" field.
+func AppIDIsNil() predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldIsNull(FieldAppID))
+}
+
+// AppIDNotNil applies the NotNil predicate on the "app_id" field.
+func AppIDNotNil() predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldNotNull(FieldAppID))
+}
+
+// AppIDEqualFold applies the EqualFold predicate on the "app_id" field.
+func AppIDEqualFold(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldEqualFold(FieldAppID, v))
+}
+
+// AppIDContainsFold applies the ContainsFold predicate on the "app_id" field.
+func AppIDContainsFold(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldContainsFold(FieldAppID, v))
+}
+
+// FirstOfDayEQ applies the EQ predicate on the "first_of_day" field.
+func FirstOfDayEQ(v bool) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldEQ(FieldFirstOfDay, v))
+}
+
+// FirstOfDayNEQ applies the NEQ predicate on the "first_of_day" field.
+func FirstOfDayNEQ(v bool) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldNEQ(FieldFirstOfDay, v))
+}
+
+// FirstInAppOfDayEQ applies the EQ predicate on the "first_in_app_of_day" field.
+func FirstInAppOfDayEQ(v bool) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldEQ(FieldFirstInAppOfDay, v))
+}
+
+// FirstInAppOfDayNEQ applies the NEQ predicate on the "first_in_app_of_day" field.
+func FirstInAppOfDayNEQ(v bool) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldNEQ(FieldFirstInAppOfDay, v))
 }
 
 // And groups predicates with the AND operator between them.

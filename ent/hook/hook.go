@@ -21,6 +21,18 @@ func (f AuditEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, 
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AuditEventMutation", m)
 }
 
+// The DailyUserStatsFunc type is an adapter to allow the use of ordinary
+// function as DailyUserStats mutator.
+type DailyUserStatsFunc func(context.Context, *ent.DailyUserStatsMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DailyUserStatsFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DailyUserStatsMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DailyUserStatsMutation", m)
+}
+
 // The OpenIDFunc type is an adapter to allow the use of ordinary
 // function as OpenID mutator.
 type OpenIDFunc func(context.Context, *ent.OpenIDMutation) (ent.Value, error)
@@ -31,6 +43,18 @@ func (f OpenIDFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OpenIDMutation", m)
+}
+
+// The RollupCursorFunc type is an adapter to allow the use of ordinary
+// function as RollupCursor mutator.
+type RollupCursorFunc func(context.Context, *ent.RollupCursorMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RollupCursorFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RollupCursorMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RollupCursorMutation", m)
 }
 
 // The SessionFunc type is an adapter to allow the use of ordinary

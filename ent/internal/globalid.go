@@ -2,4 +2,4 @@
 
 package internal
 
-const IncrementStarts = "{\"audit_events\":17179869184,\"open_ids\":0,\"sessions\":4294967296,\"union_ids\":8589934592,\"users\":12884901888}"
+const IncrementStarts = "{\"audit_events\":17179869184,\"daily_user_stats\":21474836480,\"open_ids\":0,\"rollup_cursors\":25769803776,\"sessions\":4294967296,\"union_ids\":8589934592,\"users\":12884901888}"

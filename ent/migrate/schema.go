@@ -20,6 +20,9 @@ var (
 		{Name: "new_user", Type: field.TypeBool, Default: false},
 		{Name: "other_user_id", Type: field.TypeInt, Nullable: true},
 		{Name: "count", Type: field.TypeInt, Nullable: true},
+		{Name: "app_id", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "first_of_day", Type: field.TypeBool, Default: false},
+		{Name: "first_in_app_of_day", Type: field.TypeBool, Default: false},
 	}
 	// AuditEventsTable holds the schema information for the "audit_events" table.
 	AuditEventsTable = &schema.Table{
@@ -44,6 +47,28 @@ var (
 			},
 		},
 	}
+	// DailyUserStatsColumns holds the columns for the "daily_user_stats" table.
+	DailyUserStatsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "day", Type: field.TypeString, Size: 10},
+		{Name: "app_id", Type: field.TypeString, Size: 64},
+		{Name: "signups", Type: field.TypeInt, Default: 0},
+		{Name: "active_users", Type: field.TypeInt, Default: 0},
+		{Name: "phone_verified", Type: field.TypeInt, Default: 0},
+	}
+	// DailyUserStatsTable holds the schema information for the "daily_user_stats" table.
+	DailyUserStatsTable = &schema.Table{
+		Name:       "daily_user_stats",
+		Columns:    DailyUserStatsColumns,
+		PrimaryKey: []*schema.Column{DailyUserStatsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "dailyuserstats_app_id_day",
+				Unique:  true,
+				Columns: []*schema.Column{DailyUserStatsColumns[2], DailyUserStatsColumns[1]},
+			},
+		},
+	}
 	// OpenIdsColumns holds the columns for the "open_ids" table.
 	OpenIdsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -52,6 +77,7 @@ var (
 		{Name: "session_key", Type: field.TypeBytes, Nullable: true, Size: 256},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
 		{Name: "user_id", Type: field.TypeInt},
 	}
 	// OpenIdsTable holds the schema information for the "open_ids" table.
@@ -62,7 +88,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "open_ids_users_open_ids",
-				Columns:    []*schema.Column{OpenIdsColumns[6]},
+				Columns:    []*schema.Column{OpenIdsColumns[7]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -81,9 +107,22 @@ var (
 			{
 				Name:    "openid_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{OpenIdsColumns[6]},
+				Columns: []*schema.Column{OpenIdsColumns[7]},
 			},
 		},
+	}
+	// RollupCursorsColumns holds the columns for the "rollup_cursors" table.
+	RollupCursorsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 32},
+		{Name: "event_id", Type: field.TypeInt, Default: 0},
+		{Name: "updated_at", Type: field.TypeTime},
+	}
+	// RollupCursorsTable holds the schema information for the "rollup_cursors" table.
+	RollupCursorsTable = &schema.Table{
+		Name:       "rollup_cursors",
+		Columns:    RollupCursorsColumns,
+		PrimaryKey: []*schema.Column{RollupCursorsColumns[0]},
 	}
 	// SessionsColumns holds the columns for the "sessions" table.
 	SessionsColumns = []*schema.Column{
@@ -218,7 +257,9 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AuditEventsTable,
+		DailyUserStatsTable,
 		OpenIdsTable,
+		RollupCursorsTable,
 		SessionsTable,
 		UnionIdsTable,
 		UsersTable,
@@ -229,9 +270,16 @@ func init() {
 	AuditEventsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),
 	}
+	DailyUserStatsTable.Annotation = &entsql.Annotation{
+		Table:          "daily_user_stats",
+		IncrementStart: func(i int) *int { return &i }(21474836480),
+	}
 	OpenIdsTable.ForeignKeys[0].RefTable = UsersTable
 	OpenIdsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(0),
+	}
+	RollupCursorsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(25769803776),
 	}
 	SessionsTable.ForeignKeys[0].RefTable = OpenIdsTable
 	SessionsTable.ForeignKeys[1].RefTable = UsersTable

@@ -85,6 +85,11 @@ func UpdatedAt(v time.Time) predicate.OpenID {
 	return predicate.OpenID(sql.FieldEQ(FieldUpdatedAt, v))
 }
 
+// LastLoginAt applies equality check predicate on the "last_login_at" field. It's identical to LastLoginAtEQ.
+func LastLoginAt(v time.Time) predicate.OpenID {
+	return predicate.OpenID(sql.FieldEQ(FieldLastLoginAt, v))
+}
+
 // UserIDEQ applies the EQ predicate on the "user_id" field.
 func UserIDEQ(v int) predicate.OpenID {
 	return predicate.OpenID(sql.FieldEQ(FieldUserID, v))
@@ -363,6 +368,56 @@ func UpdatedAtLT(v time.Time) predicate.OpenID {
 // UpdatedAtLTE applies the LTE predicate on the "updated_at" field.
 func UpdatedAtLTE(v time.Time) predicate.OpenID {
 	return predicate.OpenID(sql.FieldLTE(FieldUpdatedAt, v))
+}
+
+// LastLoginAtEQ applies the EQ predicate on the "last_login_at" field.
+func LastLoginAtEQ(v time.Time) predicate.OpenID {
+	return predicate.OpenID(sql.FieldEQ(FieldLastLoginAt, v))
+}
+
+// LastLoginAtNEQ applies the NEQ predicate on the "last_login_at" field.
+func LastLoginAtNEQ(v time.Time) predicate.OpenID {
+	return predicate.OpenID(sql.FieldNEQ(FieldLastLoginAt, v))
+}
+
+// LastLoginAtIn applies the In predicate on the "last_login_at" field.
+func LastLoginAtIn(vs ...time.Time) predicate.OpenID {
+	return predicate.OpenID(sql.FieldIn(FieldLastLoginAt, vs...))
+}
+
+// LastLoginAtNotIn applies the NotIn predicate on the "last_login_at" field.
+func LastLoginAtNotIn(vs ...time.Time) predicate.OpenID {
+	return predicate.OpenID(sql.FieldNotIn(FieldLastLoginAt, vs...))
+}
+
+// LastLoginAtGT applies the GT predicate on the "last_login_at" field.
+func LastLoginAtGT(v time.Time) predicate.OpenID {
+	return predicate.OpenID(sql.FieldGT(FieldLastLoginAt, v))
+}
+
+// LastLoginAtGTE applies the GTE predicate on the "last_login_at" field.
+func LastLoginAtGTE(v time.Time) predicate.OpenID {
+	return predicate.OpenID(sql.FieldGTE(FieldLastLoginAt, v))
+}
+
+// LastLoginAtLT applies the LT predicate on the "last_login_at" field.
+func LastLoginAtLT(v time.Time) predicate.OpenID {
+	return predicate.OpenID(sql.FieldLT(FieldLastLoginAt, v))
+}
+
+// LastLoginAtLTE applies the LTE predicate on the "last_login_at" field.
+func LastLoginAtLTE(v time.Time) predicate.OpenID {
+	return predicate.OpenID(sql.FieldLTE(FieldLastLoginAt, v))
+}
+
+// LastLoginAtIsNil applies the IsNil predicate on the "last_login_at" field.
+func LastLoginAtIsNil() predicate.OpenID {
+	return predicate.OpenID(sql.FieldIsNull(FieldLastLoginAt))
+}
+
+// LastLoginAtNotNil applies the NotNil predicate on the "last_login_at" field.
+func LastLoginAtNotNil() predicate.OpenID {
+	return predicate.OpenID(sql.FieldNotNull(FieldLastLoginAt))
 }
 
 // HasUser applies the HasEdge predicate on the "user" edge.

@@ -9,8 +9,14 @@ import (
 // AuditEvent is the predicate function for auditevent builders.
 type AuditEvent func(*sql.Selector)
 
+// DailyUserStats is the predicate function for dailyuserstats builders.
+type DailyUserStats func(*sql.Selector)
+
 // OpenID is the predicate function for openid builders.
 type OpenID func(*sql.Selector)
+
+// RollupCursor is the predicate function for rollupcursor builders.
+type RollupCursor func(*sql.Selector)
 
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)

@@ -55,6 +55,18 @@ func (AuditEvent) Fields() []ent.Field {
 			Optional().Nillable().Immutable().
 			Comment("How many sessions a LOGOUT, SESSION_REVOKED or USER_DISABLED ended; on a DATA_EXPORTED without a user (a segment export, POST /admin/export/users), how many users it sent.").
 			Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		field.String("app_id").
+			Optional().Nillable().MaxLen(64).Immutable().
+			Comment("On LOGIN and PHONE_VERIFIED: the mini-program's appid (daily user statistics per app).").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Bool("first_of_day").
+			Default(false).Immutable().
+			Comment("On LOGIN: the user's first login of the calendar day (WXID_STATS_TIMEZONE), decided under the user's row lock.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Bool("first_in_app_of_day").
+			Default(false).Immutable().
+			Comment("On LOGIN: the first login of the calendar day through this openid (app account), decided under its row lock.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 

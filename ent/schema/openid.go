@@ -33,6 +33,10 @@ func (OpenID) Fields() []ent.Field {
 			Default(now).Immutable(),
 		field.Time("updated_at").
 			Default(now).UpdateDefault(now),
+		field.Time("last_login_at").
+			Optional().Nillable().
+			Comment("The last login through this app account: the daily statistics' first login of the day in the app.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 

@@ -183,6 +183,7 @@ func (e *Env) environment() map[string]string {
 		"WXID_WECHAT_TIMEOUT":  "2s",
 		"WXID_ADMIN_TOKENS":    AdminToken,
 		"WXID_PURGE_INTERVAL":  "0",
+		"WXID_STATS_INTERVAL":  "0",
 		"WXID_LOG_LEVEL":       "debug",
 		// One key for every Env, as every instance of a cluster shares one:
 		// Envs that share a database can open each other's sealed values.

@@ -67,6 +67,27 @@ func Time(n Node, column string) time.Time {
 		return v
 	case *sql.NullTime:
 		return v.Time
+	case string:
+		return parseTime(v)
+	case []byte:
+		return parseTime(string(v))
+	}
+	return time.Time{}
+}
+
+// timeLayouts are how the SQLite driver writes times, which it returns as
+// text for a column selected under another name.
+var timeLayouts = []string{
+	time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999 -0700 MST", "2006-01-02 15:04:05.999999999",
+}
+
+// parseTime reads a time the driver returned as text; the zero time when
+// it is none.
+func parseTime(s string) time.Time {
+	for _, layout := range timeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t
+		}
 	}
 	return time.Time{}
 }

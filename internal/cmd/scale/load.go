@@ -18,6 +18,7 @@ import (
 type loadOptions struct {
 	users, apps, sessions, batch   int
 	secondOpenID, unionIDs, phones float64
+	stats                          statsOptions
 }
 
 // The first id of each table: ent gives every type a range of 1<<32 ids

@@ -58,6 +58,8 @@ func main() {
 	flag.Float64Var(&o.load.phones, "phones", 0.4, "fraction of users with a verified phone number")
 	flag.IntVar(&o.load.sessions, "sessions", 2, "sessions per user (half of them expired)")
 	flag.IntVar(&o.load.batch, "batch", 2000, "rows per INSERT statement")
+	flag.IntVar(&o.load.stats.days, "stats-days", 90, "days of synthetic LOGIN and PHONE_VERIFIED audit events for userStats (0: none)")
+	flag.Float64Var(&o.load.stats.active, "stats-active", 0.1, "fraction of users who log in on each of those days")
 	flag.IntVar(&o.samples, "samples", 20, "runs of each query shape")
 	flag.DurationVar(&o.slow, "slow", 2*time.Second, "a shape whose first run takes longer is run 3 times only")
 	flag.BoolVar(&o.keep, "keep", false, "keep the database afterwards (its name is printed)")
@@ -86,7 +88,15 @@ func run(ctx context.Context, o options) error {
 		if err := load(ctx, e.data, o.load); err != nil {
 			return fmt.Errorf("loading: %w", err)
 		}
+		began := time.Now()
+		events, err := loadStats(ctx, e.data, o.load)
+		if err != nil {
+			return fmt.Errorf("loading audit events: %w", err)
+		}
 		fmt.Printf("loaded in %s:\n", time.Since(start).Round(time.Second))
+		if err := awaitRollup(ctx, e.data, events, began); err != nil {
+			return err
+		}
 	}
 	if err := e.describe(ctx); err != nil {
 		return err
@@ -160,6 +170,7 @@ func setUp(ctx context.Context, o options) (*env, error) {
 		"WXID_SECRET_KEY="+base64.StdEncoding.EncodeToString(key),
 		"WXID_ADMIN_TOKENS="+adminToken,
 		"WXID_PURGE_INTERVAL=0",
+		"WXID_STATS_INTERVAL=1s",
 	)
 	logf, err := os.CreateTemp("", "wxid-scale-*.log")
 	if err != nil {

@@ -117,7 +117,7 @@ func measure(ctx context.Context, e *env, o options) error {
 		return fmt.Errorf("reading a cursor: %v %+v", err, first.Errors)
 	}
 	fmt.Printf("%-40s %9s %9s %6s  %s\n", "shape", "p50", "p99", "stmts", "result")
-	for _, s := range shapes(o.load, page.Users.PageInfo.EndCursor) {
+	for _, s := range append(shapes(o.load, page.Users.PageInfo.EndCursor), statsShapes(o.load)...) {
 		var took []time.Duration
 		var result string
 		before := e.counter.Read(ctx)
