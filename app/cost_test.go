@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -86,6 +87,14 @@ func TestOperationCosts(t *testing.T) {
 			// COMMIT, which carry no statement).
 			require.Equal(t, 2, trips, "a returning login's statements reach MySQL in 2 round trips:\n%s", strings.Join(stmts, "\n"))
 		}
+		// A day later: the first login of the day, decided under the row
+		// locks (package identity), so its writes are not batched.
+		e.Clock.Advance(24 * time.Hour)
+		stmts, trips = sqlRoundTrips(t, e, func() {
+			do("", login, map[string]any{"code": e.Code(t, apptest.AppID, "alice")}).Decode(t, &l)
+		})
+		check("login (returning user, first of the day)", 5, stmts)
+		t.Logf("login (returning user, first of the day): %d round trips", trips)
 		skey := l.Login.Skey
 		check("me (every field)", 1, sqlStatements(t, e, func() { do(skey, allFields, nil) }))
 

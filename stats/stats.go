@@ -70,11 +70,11 @@ const MaxDays = 366
 
 // Service keeps and answers the daily user statistics.
 type Service struct {
-	db       *ent.Client
-	cache    cache.Cache
-	loc      *time.Location
-	now      func() time.Time
-	log      *slog.Logger
+	db    *ent.Client
+	cache cache.Cache
+	loc   *time.Location
+	now   func() time.Time
+	log   *slog.Logger
 }
 
 // Options configure a Service.
