@@ -20,7 +20,7 @@
 # program; the defaults (-users 50000 -sessions 2 -apps 3 -samples 20) run in
 # about a minute. The reference size, 1M users, 1.045M openids, 600k
 # unionids and 2M sessions, loads in a few minutes and needs ~1.5 GB of disk,
-# plus ~2 GB for the 90 days of audit events that userStats is measured on
+# plus ~1-2 GB for the 90 days of audit events that userStats is measured on
 # (about 11.5M rows at -stats-active 0.1; -stats-days 0 leaves them out):
 #
 #   scripts/scale.sh
