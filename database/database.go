@@ -112,7 +112,7 @@ func Open(ctx context.Context, rawURL string, o Options) (*DB, error) {
 		drv = o.Driver(drv)
 	}
 	client := ent.NewClient(ent.Driver(drv))
-	client.User.Use(phoneSuffixHook)
+	client.User.Use(phoneSuffixHook, versionHook)
 	return &DB{Client: client, SQL: db, Dialect: dia}, nil
 }
 

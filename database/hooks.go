@@ -32,3 +32,18 @@ func phoneSuffixHook(next ent.Mutator) ent.Mutator {
 		return next.Mutate(ctx, m)
 	})
 }
+
+// versionHook adds one to users.version on every update of users through
+// ent, whoever makes it, so that a cached view of a user can be compared
+// with the row it was read from (package users: the view cache). A new
+// user starts at 1.
+func versionHook(next ent.Mutator) ent.Mutator {
+	return hook.UserFunc(func(ctx context.Context, m *ent.UserMutation) (ent.Value, error) {
+		if m.Op().Is(ent.OpUpdate | ent.OpUpdateOne) {
+			if _, set := m.Version(); !set {
+				m.AddVersion(1)
+			}
+		}
+		return next.Mutate(ctx, m)
+	})
+}

@@ -211,6 +211,7 @@ var (
 		{Name: "avatar_url", Type: field.TypeString, Nullable: true, Size: 1024},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "version", Type: field.TypeInt64, Default: 1},
 		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
 		{Name: "disabled", Type: field.TypeBool, Default: false},
 		{Name: "merged_into_id", Type: field.TypeInt, Nullable: true},
@@ -240,7 +241,7 @@ var (
 			{
 				Name:    "user_disabled",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[11]},
+				Columns: []*schema.Column{UsersColumns[12]},
 			},
 			{
 				Name:    "user_created_at",
@@ -250,7 +251,12 @@ var (
 			{
 				Name:    "user_last_login_at",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[10]},
+				Columns: []*schema.Column{UsersColumns[11]},
+			},
+			{
+				Name:    "user_updated_at_version",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[9], UsersColumns[10]},
 			},
 		},
 	}
