@@ -60,6 +60,8 @@ type App struct {
 	Identity *identity.Service
 	// Users reads and administers users.
 	Users *users.Service
+	// Views caches the users' views for `me`.
+	Views *users.Views
 	// WeChat is the upstream client.
 	WeChat *wechat.Client
 	// Tokens holds the apps' WeChat access tokens, shared by the cluster.
@@ -166,27 +168,33 @@ func (a *App) buildServices(o Options) {
 		TTL:  cfg.SessionTTL, MaxAge: cfg.SessionMaxAge, Grace: cfg.RefreshGrace,
 		Now: o.Now, Logger: a.Log, Registerer: a.Registry, RowLocks: rowLocks,
 	})
+	a.Views = users.NewViews(a.DB.Client, a.Cache, seal, users.ViewOptions{Now: o.Now, Logger: a.Log})
 	apps := identity.Apps{Default: cfg.DefaultAppID, Secrets: cfg.Apps}
 	a.Identity = identity.NewService(a.DB.Client, a.WeChat, apps, a.Sessions, seal, identity.Options{
-		Now: o.Now, Logger: a.Log, Dialect: a.DB.Dialect, Days: cfg.StatsLocation,
+		Now: o.Now, Logger: a.Log, Dialect: a.DB.Dialect, Days: cfg.StatsLocation, Views: a.Views,
 	})
 	a.Stats = stats.NewService(a.DB.Client, a.Cache, stats.Options{Location: cfg.StatsLocation, Now: o.Now, Logger: a.Log})
-	a.Users = users.NewService(a.DB.Client, a.Sessions, users.Options{Logger: a.Log, Now: o.Now, RowLocks: rowLocks})
+	a.Users = users.NewService(a.DB.Client, a.Sessions, users.Options{Logger: a.Log, Now: o.Now, RowLocks: rowLocks, Views: a.Views})
 	a.Tokens = accesstoken.New(a.Cache, a.WeChat, accesstoken.Options{Now: o.Now, Logger: a.Log, Registerer: a.Registry, Sealer: seal})
-	a.Phone = phone.NewService(a.DB.Client, seal, apps, a.Tokens, a.WeChat, phone.Options{Now: o.Now, Logger: a.Log})
-	a.Profile = profile.NewService(a.DB.Client, apps, a.Tokens, a.WeChat, profile.Options{Now: o.Now, Logger: a.Log})
+	a.Phone = phone.NewService(a.DB.Client, seal, apps, a.Tokens, a.WeChat, phone.Options{Now: o.Now, Logger: a.Log, Views: a.Views})
+	a.Profile = profile.NewService(a.DB.Client, apps, a.Tokens, a.WeChat, profile.Options{Now: o.Now, Logger: a.Log, Views: a.Views})
 	a.Audit = audit.NewService(a.DB.Client, audit.Options{Retention: cfg.AuditRetention, Now: o.Now, Logger: a.Log})
 	a.limiter = a.newLimiter(o.Now)
 }
 
-// startBackground learns the recent revocations, then starts the session
-// housekeeping (revocation feed, tombstone retries, purge), the audit
-// trail's purge and the daily user statistics' rollup until Close.
+// startBackground learns the recent revocations and user writes, then
+// starts the session housekeeping (revocation feed, tombstone retries,
+// purge), the user view feed, the audit trail's purge and the daily user
+// statistics' rollup until Close.
 func (a *App) startBackground(ctx context.Context) {
-	// Learn the revocations of the last TTL before serving, so that a
-	// restarted instance forgets none of them; Run keeps polling.
+	// Learn the revocations and user writes of the last TTL before
+	// serving, so that a restarted instance forgets none of them; Run
+	// keeps polling.
 	if err := a.Sessions.PollRevocations(ctx); err != nil {
 		a.Log.WarnContext(ctx, "revocation feed: first poll failed; retrying in the background", "err", err)
+	}
+	if err := a.Views.PollWrites(ctx); err != nil {
+		a.Log.WarnContext(ctx, "user view feed: first poll failed; retrying in the background", "err", err)
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
@@ -204,6 +212,11 @@ func (a *App) startBackground(ctx context.Context) {
 	go func() {
 		defer a.wg.Done()
 		a.Stats.Run(bg, a.Config.StatsInterval)
+	}()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.Views.Run(bg)
 	}()
 }
 

@@ -121,6 +121,7 @@ type Service struct {
 	log      *slog.Logger
 	dialect  string
 	days     *time.Location
+	views    *users.Views
 }
 
 // Options configure a Service.
@@ -136,6 +137,9 @@ type Options struct {
 	// Days is the time zone of the calendar days of the daily user
 	// statistics (WXID_STATS_TIMEZONE); nil means stats.DefaultTimeZone.
 	Days *time.Location
+	// Views is told of every login's write of its user (users.Views);
+	// nil is none.
+	Views *users.Views
 }
 
 // NewService returns a login service.
@@ -149,7 +153,7 @@ func NewService(db *ent.Client, upstream Upstream, apps Apps, sessions *session.
 	if o.Days == nil {
 		o.Days, _ = stats.LoadLocation(stats.DefaultTimeZone)
 	}
-	return &Service{db: db, upstream: upstream, apps: apps, sessions: sessions, sealer: s, now: o.Now, log: o.Logger, dialect: o.Dialect, days: o.Days}
+	return &Service{db: db, upstream: upstream, apps: apps, sessions: sessions, sealer: s, now: o.Now, log: o.Logger, dialect: o.Dialect, days: o.Days, views: o.Views}
 }
 
 // LoginResult is a successful login.
@@ -191,6 +195,7 @@ func (s *Service) Login(ctx context.Context, appID, code string, meta session.Cl
 		return nil, err
 	}
 	s.sessions.Publish(ctx, b.session)
+	s.views.Invalidate(ctx, b.user.ID) // lastLoginAt, and maybe an openid or the unionid
 	s.log.InfoContext(ctx, "login", "appid", app.AppID, "user_id", b.user.ID, "new_user", b.isNew)
 	return &LoginResult{Skey: b.session.Skey, Session: b.session.Info, User: b.user, OpenID: ws.OpenID, UnionID: ws.UnionID, IsNewUser: b.isNew}, nil
 }

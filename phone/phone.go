@@ -80,6 +80,7 @@ type Service struct {
 	upstream Upstream
 	now      func() time.Time
 	log      *slog.Logger
+	views    *users.Views
 }
 
 // Options configure a Service.
@@ -88,6 +89,8 @@ type Options struct {
 	Now func() time.Time
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	// Views is told of every write of a user (users.Views); nil is none.
+	Views *users.Views
 }
 
 // NewService returns a Service. s must be the sealer that identity uses to
@@ -99,7 +102,7 @@ func NewService(db *ent.Client, s *sealer.Sealer, apps Apps, tokens Tokens, upst
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Service{db: db, sealer: s, apps: apps, tokens: tokens, upstream: upstream, now: o.Now, log: o.Logger}
+	return &Service{db: db, sealer: s, apps: apps, tokens: tokens, upstream: upstream, now: o.Now, log: o.Logger, views: o.Views}
 }
 
 // Messages of the errors a client can act on.
@@ -311,6 +314,7 @@ func (s *Service) store(ctx context.Context, caller session.Info, p wechat.Phone
 	case err != nil:
 		return nil, apperr.Internal(fmt.Errorf("storing phone number: %w", err))
 	}
+	s.views.Invalidate(ctx, caller.UserID)
 	return u.Unwrap(), nil
 }
 

@@ -38,6 +38,7 @@ import (
 	"github.com/wxid/wxid/ent"
 	"github.com/wxid/wxid/ent/user"
 	"github.com/wxid/wxid/session"
+	"github.com/wxid/wxid/users"
 	"github.com/wxid/wxid/wechat"
 )
 
@@ -83,6 +84,7 @@ type Service struct {
 	upstream Upstream
 	now      func() time.Time
 	log      *slog.Logger
+	views    *users.Views
 }
 
 // Options configure a Service.
@@ -91,6 +93,8 @@ type Options struct {
 	Now func() time.Time
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	// Views is told of every write of a user (users.Views); nil is none.
+	Views *users.Views
 }
 
 // NewService returns a profile service.
@@ -101,7 +105,7 @@ func NewService(db *ent.Client, apps Apps, tokens Tokens, upstream Upstream, o O
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Service{db: db, apps: apps, tokens: tokens, upstream: upstream, now: o.Now, log: o.Logger}
+	return &Service{db: db, apps: apps, tokens: tokens, upstream: upstream, now: o.Now, log: o.Logger, views: o.Views}
 }
 
 // Change is a profile update: nil leaves a field alone, "" clears it.
@@ -237,5 +241,6 @@ func (s *Service) store(ctx context.Context, caller session.Info, nick, avatar *
 	case err != nil:
 		return nil, apperr.Internal(fmt.Errorf("storing profile: %w", err))
 	}
+	s.views.Invalidate(ctx, caller.UserID)
 	return u.Unwrap(), nil
 }

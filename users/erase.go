@@ -54,6 +54,7 @@ func (s *Service) Erase(ctx context.Context, userID int, kind audit.Kind) error 
 		return apperr.Internal(fmt.Errorf("erasing user: %w", err))
 	}
 	s.sessions.Bury(ctx, rev)
+	s.views.Invalidate(ctx, userID)
 	s.log.InfoContext(ctx, "user erased", "user_id", userID, "kind", kind, "sessions_revoked", rev.N)
 	return nil
 }

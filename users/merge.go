@@ -50,6 +50,7 @@ func (s *Service) Merge(ctx context.Context, keepID, mergeID int) (*ent.User, er
 		return nil, apperr.Internal(fmt.Errorf("merging users: %w", err))
 	}
 	s.sessions.Bury(ctx, rev)
+	s.views.Invalidate(ctx, keepID, mergeID)
 	s.log.InfoContext(ctx, "users merged", "kept_user_id", keepID, "merged_user_id", mergeID, "sessions_revoked", rev.N)
 	return kept, nil
 }
