@@ -1,7 +1,9 @@
 package app_test
 
 import (
+	"context"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wxid/wxid/internal/apptest"
+	"github.com/wxid/wxid/users"
 )
 
 // statement matches the SQL statements the budgets count, as the query
@@ -50,10 +53,44 @@ func sqlRoundTrips(t *testing.T, e *apptest.Env, f func()) (stmts []string, trip
 	return stmts, trips
 }
 
+// cacheCalls runs f and returns the cache calls it made, by operation
+// (get, set, add, delete, incr), as wxid_cache_operations_total counts them.
+func cacheCalls(t *testing.T, e *apptest.Env, f func()) map[string]int {
+	t.Helper()
+	count := func() map[string]int {
+		mfs, err := e.App.Registry.Gather()
+		require.NoError(t, err)
+		out := map[string]int{}
+		for _, mf := range mfs {
+			if mf.GetName() != "wxid_cache_operations_total" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "op" {
+						out[l.GetValue()] += int(m.GetCounter().GetValue())
+					}
+				}
+			}
+		}
+		return out
+	}
+	before := count()
+	f()
+	after := count()
+	for op, n := range before {
+		if after[op] -= n; after[op] == 0 {
+			delete(after, op)
+		}
+	}
+	delete(after, "ping")
+	return after
+}
+
 // TestOperationCosts pins what each hot operation costs in SQL statements,
 // so that a change adding one fails here. Budgets: login of a returning
 // user <= 5, of a new user <= 7, refreshSession and logout <= 4, and me
-// with every field 1.
+// with every field 1 on a miss and 0 on a hit of the user view cache.
 func TestOperationCosts(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, backend string) {
 		e := apptest.New(t, apptest.Options{Backend: backend, Memcached: backend == apptest.MySQL, CountQueries: true})
@@ -78,8 +115,10 @@ func TestOperationCosts(t *testing.T) {
 			do("", login, map[string]any{"code": e.Code(t, apptest.AppID2, "alice"), "appId": apptest.AppID2}).Decode(t, &l)
 		}))
 		require.False(t, l.Login.IsNewUser)
+		code := e.Code(t, apptest.AppID, "alice")
+		var loginCalls map[string]int
 		stmts, trips := sqlRoundTrips(t, e, func() {
-			do("", login, map[string]any{"code": e.Code(t, apptest.AppID, "alice")}).Decode(t, &l)
+			loginCalls = cacheCalls(t, e, func() { do("", login, map[string]any{"code": code}).Decode(t, &l) })
 		})
 		check("login (returning user)", 5, stmts)
 		if backend == apptest.MySQL {
@@ -87,6 +126,7 @@ func TestOperationCosts(t *testing.T) {
 			// COMMIT, which carry no statement).
 			require.Equal(t, 2, trips, "a returning login's statements reach MySQL in 2 round trips:\n%s", strings.Join(stmts, "\n"))
 		}
+		require.Equal(t, 2, loginCalls["set"], "the new session and the user view's tombstone: %v", loginCalls)
 		// A day later: the first login of the day, decided under the row
 		// locks (package identity), so its writes are not batched.
 		e.Clock.Advance(24 * time.Hour)
@@ -96,7 +136,22 @@ func TestOperationCosts(t *testing.T) {
 		check("login (returning user, first of the day)", 5, stmts)
 		t.Logf("login (returning user, first of the day): %d round trips", trips)
 		skey := l.Login.Skey
-		check("me (every field)", 1, sqlStatements(t, e, func() { do(skey, allFields, nil) }))
+		var calls map[string]int
+		me := func() { calls = cacheCalls(t, e, func() { do(skey, allFields, nil) }) }
+		// Right after a login its tombstone holds the user's view key: the
+		// database answers and nothing is cached.
+		check("me (every field, after a write)", 1, sqlStatements(t, e, me))
+		require.Equal(t, map[string]int{"get": 2}, calls, "the session and the user view")
+		// Once the tombstone has expired (here: removed), a miss reads the
+		// view and adds it; the next me reads no SQL.
+		id, err := strconv.Atoi(l.Login.User.ID)
+		require.NoError(t, err)
+		require.NoError(t, e.App.Cache.Delete(context.Background(), users.ViewKey(id)))
+		check("me (every field, miss)", 1, sqlStatements(t, e, me))
+		require.Equal(t, map[string]int{"get": 2, "add": 1}, calls)
+		check("me (every field, hit)", 0, sqlStatements(t, e, me))
+		require.Equal(t, map[string]int{"get": 2}, calls)
+		check("me (every field, hit again)", 0, sqlStatements(t, e, me))
 
 		var r struct{ RefreshSession struct{ Skey string } }
 		check("refreshSession", 4, sqlStatements(t, e, func() {

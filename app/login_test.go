@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -313,8 +314,9 @@ func TestCacheOutages(t *testing.T) {
 	})
 }
 
-// TestMeCost: with a warm cache, me costs one cache get and one
-// primary-key select.
+// TestMeCost: right after a login (its tombstone holds the user view's
+// key) me costs two cache gets (the session, the user view) and one
+// select; once the view is cached, two cache gets and no SQL.
 func TestMeCost(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, backend string) {
 		e := apptest.New(t, apptest.Options{Backend: backend, Memcached: backend == apptest.MySQL, CountQueries: true})
@@ -323,14 +325,28 @@ func TestMeCost(t *testing.T) {
 		gets := func() float64 {
 			return counterValue(t, e, "wxid_cache_operations_total", map[string]string{"op": "get"})
 		}
-		before := gets()
-		q.Start()
-		var out struct{ Me struct{ ID string } }
-		e.Do(t, l.Skey, `{ me { id phoneNumber lastLoginAt disabled } }`, nil).Decode(t, &out)
-		n, stmts := q.Stop()
-		require.Equal(t, 1, n, "one primary-key select: %v", stmts)
+		me := func() (int, []string, float64) {
+			before := gets()
+			q.Start()
+			var out struct{ Me struct{ ID string } }
+			e.Do(t, l.Skey, `{ me { id phoneNumber lastLoginAt disabled } }`, nil).Decode(t, &out)
+			require.Equal(t, l.User.ID, out.Me.ID)
+			n, stmts := q.Stop()
+			return n, stmts, gets() - before
+		}
+		n, stmts, g := me()
+		require.Equal(t, 1, n, "one select of the user's view: %v", stmts)
 		require.Contains(t, stmts[0], "WHERE `users`.`id` = ?")
-		require.Equal(t, 1.0, gets()-before, "one cache get")
+		require.Equal(t, 2.0, g, "two cache gets")
+
+		id, err := strconv.Atoi(l.User.ID)
+		require.NoError(t, err)
+		require.NoError(t, e.App.Cache.Delete(context.Background(), users.ViewKey(id))) // the tombstone expires
+		n, _, _ = me()
+		require.Equal(t, 1, n, "a miss reads the view and caches it")
+		n, stmts, g = me()
+		require.Zero(t, n, "a hit reads no SQL: %v", stmts)
+		require.Equal(t, 2.0, g, "two cache gets")
 	})
 }
 
