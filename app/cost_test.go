@@ -160,3 +160,17 @@ func TestOperationCosts(t *testing.T) {
 		check("logout", 4, sqlStatements(t, e, func() { do(r.RefreshSession.Skey, `mutation { logout }`, nil) }))
 	})
 }
+
+// TestFeedPollsAreNotCounted: the revocation feed's and the user write
+// feed's polls run in the background once a second; the query counter
+// leaves them out so that they never land in an operation's budget.
+func TestFeedPollsAreNotCounted(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, backend string) {
+		e := apptest.New(t, apptest.Options{Backend: backend, CountQueries: true})
+		stmts := sqlStatements(t, e, func() {
+			require.NoError(t, e.App.Views.PollWrites(context.Background()))
+			require.NoError(t, e.App.Sessions.PollRevocations(context.Background()))
+		})
+		require.Empty(t, stmts)
+	})
+}
