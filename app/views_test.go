@@ -227,3 +227,24 @@ func TestUserViewNeverOlderThanAnAnsweredWrite(t *testing.T) {
 	}
 	require.Greater(t, answered.Load(), int64(10))
 }
+
+// TestUserViewHitAnswersAsTheDatabase: me with every field answers the
+// same from the database and from a cached view.
+func TestUserViewHitAnswersAsTheDatabase(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, backend string) {
+		e := apptest.New(t, apptest.Options{Backend: backend, Memcached: backend == apptest.MySQL})
+		l := e.Login(t, "", "alice")
+		e.Login(t, apptest.AppID2, "alice")
+		decryptPhone(t, e, l.Skey, phoneVars("", "", e.WeChat.PhoneCode(apptest.AppID, "alice", "+8613800138000", "86")))
+		apptest.Must(t, e.Do(t, l.Skey, `mutation { updateProfile(input: {nickname: "小明 🐼", avatarUrl: "https://img.example/a.png"}) { id } }`, nil))
+		const all = `{ me { id phoneNumber purePhoneNumber countryCode phoneVerifiedAt nickname avatarUrl createdAt updatedAt lastLoginAt disabled unionId openIds { appId openId } } }`
+		fromDB := apptest.Must(t, e.Do(t, l.Skey, all, nil)).Body // the tombstone of the last write
+		id, err := strconv.Atoi(l.User.ID)
+		require.NoError(t, err)
+		require.NoError(t, e.App.Cache.Delete(context.Background(), users.ViewKey(id)))
+		require.Equal(t, fromDB, apptest.Must(t, e.Do(t, l.Skey, all, nil)).Body, "a miss")
+		require.Equal(t, fromDB, apptest.Must(t, e.Do(t, l.Skey, all, nil)).Body, "a hit")
+		require.Contains(t, fromDB, `"unionId":"`)
+		require.Contains(t, fromDB, `"phoneVerifiedAt":"`)
+	})
+}

@@ -1,7 +1,6 @@
 package users
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -15,7 +14,7 @@ import (
 //
 //	entry = AES-256-GCM(Kv, nonce, kind || payload, aad = "wxid user view v1" || 0x00 || key)
 //
-// kind is 'V' for a view (payload: the viewRecord as JSON) or 'T' for a
+// kind is 'V' for a view (payload: the viewRecord, viewcodec.go) or 'T' for a
 // tombstone (no payload). Kv is derived from WXID_SECRET_KEY for this
 // purpose only (sealer.Derive), and entries made under a key listed in
 // WXID_SECRET_KEY_PREVIOUS still open. Whoever can write to memcached can
@@ -43,31 +42,31 @@ func ViewKey(userID int) string { return "wxid:u:" + strconv.Itoa(userID) }
 // the user (any selection is answered from one entry), its version, and
 // the time after which it must not be used.
 type viewRecord struct {
-	ID              int          `json:"i"`
-	Version         int64        `json:"v"`
-	Expires         int64        `json:"x"` // Unix nanoseconds
-	PhoneNumber     *string      `json:"p,omitempty"`
-	PurePhoneNumber *string      `json:"pp,omitempty"`
-	CountryCode     *string      `json:"cc,omitempty"`
-	PhoneVerifiedAt *time.Time   `json:"pv,omitempty"`
-	Nickname        *string      `json:"n,omitempty"`
-	AvatarURL       *string      `json:"a,omitempty"`
-	CreatedAt       time.Time    `json:"c"`
-	UpdatedAt       time.Time    `json:"u"`
-	LastLoginAt     *time.Time   `json:"l,omitempty"`
-	Disabled        bool         `json:"d,omitempty"`
-	MergedIntoID    *int         `json:"m,omitempty"`
-	ErasedAt        *time.Time   `json:"e,omitempty"`
-	UnionID         string       `json:"un,omitempty"`
-	OpenIDs         []viewOpenID `json:"o"`
+	ID              int
+	Version         int64
+	Expires         int64 // Unix nanoseconds
+	PhoneNumber     *string
+	PurePhoneNumber *string
+	CountryCode     *string
+	PhoneVerifiedAt *time.Time
+	Nickname        *string
+	AvatarURL       *string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	LastLoginAt     *time.Time
+	Disabled        bool
+	MergedIntoID    *int
+	ErasedAt        *time.Time
+	UnionID         string
+	OpenIDs         []viewOpenID
 }
 
 // viewOpenID is one openid of a cached view.
 type viewOpenID struct {
-	ID        int       `json:"i"`
-	AppID     string    `json:"a"`
-	OpenID    string    `json:"o"`
-	CreatedAt time.Time `json:"c"`
+	ID        int
+	AppID     string
+	OpenID    string
+	CreatedAt time.Time
 }
 
 // recordOf is the cached form of u, a folded view (Fold), valid until
@@ -129,12 +128,8 @@ func newViewSealer(s *sealer.Sealer) viewSealer {
 func aad(key string) []byte { return append([]byte(viewDomain), key...) }
 
 // seal returns the view entry of r under key.
-func (v viewSealer) seal(key string, r viewRecord) ([]byte, error) {
-	payload, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("encoding user view: %w", err)
-	}
-	return v.s.Seal(append([]byte{kindView}, payload...), aad(key)), nil
+func (v viewSealer) seal(key string, r viewRecord) []byte {
+	return v.s.Seal(r.marshal(append(make([]byte, 0, 256), kindView)), aad(key))
 }
 
 // tombstone returns the tombstone entry of key.
@@ -165,7 +160,7 @@ func (v viewSealer) open(key string, b []byte) (viewRecord, entryState) {
 		return viewRecord{}, entryTombstone
 	case kindView:
 		var r viewRecord
-		if err := json.Unmarshal(plain[1:], &r); err != nil {
+		if err := r.unmarshal(plain[1:]); err != nil {
 			return viewRecord{}, entryInvalid
 		}
 		return r, entryView

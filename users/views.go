@@ -165,11 +165,7 @@ func (v *Views) load(ctx context.Context, userID int, key string, add bool) (*en
 	if !add || now.Sub(start) > TombstoneTTL/2 || v.feed.newer(userID, u.Version) {
 		return u, nil
 	}
-	b, err := v.sealer.seal(key, recordOf(u, now.Add(v.ttl)))
-	if err != nil {
-		v.log.ErrorContext(ctx, "encoding user view", "err", err)
-		return u, nil
-	}
+	b := v.sealer.seal(key, recordOf(u, now.Add(v.ttl)))
 	if err := v.cache.Add(ctx, key, b, v.ttl); err != nil && !errors.Is(err, cache.ErrNotStored) && ctx.Err() == nil {
 		v.log.DebugContext(ctx, "caching user view failed", "err", err)
 	}
