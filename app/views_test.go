@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
@@ -163,6 +164,48 @@ func TestUserViewWritesOfACutOffInstance(t *testing.T) {
 	}
 }
 
+// nicknameWrites numbers profile writes one at a time; a write's number
+// is published once its response has arrived.
+type nicknameWrites struct {
+	mu   sync.Mutex
+	last atomic.Int64
+}
+
+// write sets the next number as the caller's nickname through e.
+func (w *nicknameWrites) write(t *testing.T, e *apptest.Env, skey string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := w.last.Load() + 1
+	r := e.Do(t, skey, `mutation($n: String!) { updateProfile(input: {nickname: $n}) { id } }`, map[string]any{"n": fmt.Sprint(n)})
+	if len(r.Errors) > 0 {
+		return fmt.Errorf("updateProfile: %s", r.Body)
+	}
+	w.last.Store(n)
+	return nil
+}
+
+// readNotOlder reads the nickname through e and fails when it is older
+// than the last write whose response had arrived before the read began.
+func (w *nicknameWrites) readNotOlder(t *testing.T, e *apptest.Env, skey string) error {
+	floor := w.last.Load()
+	r := e.Do(t, skey, `{ me { nickname } }`, nil)
+	if len(r.Errors) > 0 {
+		return fmt.Errorf("me: %s", r.Body)
+	}
+	var out struct{ Me viewMe }
+	if err := json.Unmarshal(r.Data, &out); err != nil {
+		return err
+	}
+	var got int64
+	if out.Me.Nickname != nil {
+		_, _ = fmt.Sscan(*out.Me.Nickname, &got)
+	}
+	if got < floor {
+		return fmt.Errorf("read nickname %d after write %d had returned", got, floor)
+	}
+	return nil
+}
+
 // TestUserViewNeverOlderThanAnAnsweredWrite runs profile writes and me
 // reads on two instances at once: a read that starts after a write's
 // response has arrived never shows an older nickname.
@@ -170,62 +213,36 @@ func TestUserViewNeverOlderThanAnAnsweredWrite(t *testing.T) {
 	c := newCluster(t)
 	alice := c.a.Login(t, "", "alice")
 	var (
-		answered atomic.Int64 // the newest nickname number whose write returned
-		mu       sync.Mutex   // one write at a time: numbers go up
+		writes   nicknameWrites
 		wg       sync.WaitGroup
-		failures = make(chan string, 64)
+		failures = make(chan error, 64)
 	)
 	deadline := time.Now().Add(3 * time.Second)
-	instances := []*apptest.Env{c.a, c.b}
-	for i, e := range instances {
+	loop := func(pause time.Duration, f func() error) {
 		wg.Add(1)
-		go func() { // writer
+		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
-				mu.Lock()
-				next := answered.Load() + 1
-				r := e.Do(t, alice.Skey, `mutation($n: String!) { updateProfile(input: {nickname: $n}) { id } }`, map[string]any{"n": fmt.Sprint(next)})
-				if len(r.Errors) > 0 {
-					mu.Unlock()
-					failures <- r.Body
+				if err := f(); err != nil {
+					failures <- err
 					return
 				}
-				answered.Store(next)
-				mu.Unlock()
-				time.Sleep(time.Duration(5+10*i) * time.Millisecond)
+				time.Sleep(pause)
 			}
 		}()
+	}
+	for i, e := range []*apptest.Env{c.a, c.b} {
+		loop(time.Duration(5+10*i)*time.Millisecond, func() error { return writes.write(t, e, alice.Skey) })
 		for range 2 {
-			wg.Add(1)
-			go func() { // reader
-				defer wg.Done()
-				for time.Now().Before(deadline) {
-					floor := answered.Load()
-					var out struct{ Me viewMe }
-					r := e.Do(t, alice.Skey, `{ me { nickname } }`, nil)
-					if len(r.Errors) > 0 {
-						failures <- r.Body
-						return
-					}
-					r.Decode(t, &out)
-					var got int64
-					if out.Me.Nickname != nil {
-						_, _ = fmt.Sscan(*out.Me.Nickname, &got)
-					}
-					if got < floor {
-						failures <- fmt.Sprintf("read nickname %d after write %d had returned", got, floor)
-						return
-					}
-				}
-			}()
+			loop(0, func() error { return writes.readNotOlder(t, e, alice.Skey) })
 		}
 	}
 	wg.Wait()
 	close(failures)
-	for f := range failures {
-		t.Error(f)
+	for err := range failures {
+		t.Error(err)
 	}
-	require.Greater(t, answered.Load(), int64(10))
+	require.Greater(t, writes.last.Load(), int64(10))
 }
 
 // TestUserViewHitAnswersAsTheDatabase: me with every field answers the
@@ -247,4 +264,25 @@ func TestUserViewHitAnswersAsTheDatabase(t *testing.T) {
 		require.Contains(t, fromDB, `"unionId":"`)
 		require.Contains(t, fromDB, `"phoneVerifiedAt":"`)
 	})
+}
+
+// TestUserViewWithoutMemcached: instances without memcached each keep
+// their views in process; a write on one shows on the other within the
+// write feed's interval, and on the writer at once.
+func TestUserViewWithoutMemcached(t *testing.T) {
+	clk := apptest.NewClock()
+	up := apptest.NewUpstream(t, clk)
+	a := apptest.New(t, apptest.Options{Backend: apptest.MySQL, WeChat: up, Clock: clk})
+	b := apptest.New(t, apptest.Options{Backend: apptest.MySQL, WeChat: up, Clock: clk, DatabaseURL: a.DatabaseURL})
+	alice := a.Login(t, "", "alice")
+	cached(t, a, alice.Skey, alice.User.ID)
+	cached(t, b, alice.Skey, alice.User.ID)
+	apptest.Must(t, a.Do(t, alice.Skey, `mutation { updateProfile(input: {nickname: "In process"}) { id } }`, nil))
+	require.Equal(t, ptr("In process"), readMe(t, a, alice.Skey).Nickname, "the writer's own cache has the tombstone")
+	start := time.Now()
+	require.Eventually(t, func() bool {
+		n := readMe(t, b, alice.Skey).Nickname
+		return n != nil && *n == "In process"
+	}, 3*time.Second, 20*time.Millisecond)
+	require.Less(t, time.Since(start), 2*time.Second+500*time.Millisecond, "the other instance learns it from the feed")
 }

@@ -44,25 +44,28 @@ func appendString(b []byte, s string) []byte {
 
 func appendTime(b []byte, t time.Time) []byte { return binary.AppendVarint(b, t.UnixNano()) }
 
-// marshal encodes r.
-func (r *viewRecord) marshal(b []byte) []byte {
+// flags says which of r's optional fields are set.
+func (r *viewRecord) flags() uint64 {
 	var flags uint64
-	set := func(bit uint64, on bool) {
-		if on {
-			flags |= bit
+	for _, f := range [...]struct {
+		bit uint64
+		on  bool
+	}{
+		{hasPhone, r.PhoneNumber != nil}, {hasPurePhone, r.PurePhoneNumber != nil}, {hasCountryCode, r.CountryCode != nil},
+		{hasPhoneVerifiedAt, r.PhoneVerifiedAt != nil}, {hasNickname, r.Nickname != nil}, {hasAvatarURL, r.AvatarURL != nil},
+		{hasLastLoginAt, r.LastLoginAt != nil}, {isDisabled, r.Disabled}, {hasMergedIntoID, r.MergedIntoID != nil},
+		{hasErasedAt, r.ErasedAt != nil}, {hasUnionID, r.UnionID != ""},
+	} {
+		if f.on {
+			flags |= f.bit
 		}
 	}
-	set(hasPhone, r.PhoneNumber != nil)
-	set(hasPurePhone, r.PurePhoneNumber != nil)
-	set(hasCountryCode, r.CountryCode != nil)
-	set(hasPhoneVerifiedAt, r.PhoneVerifiedAt != nil)
-	set(hasNickname, r.Nickname != nil)
-	set(hasAvatarURL, r.AvatarURL != nil)
-	set(hasLastLoginAt, r.LastLoginAt != nil)
-	set(isDisabled, r.Disabled)
-	set(hasMergedIntoID, r.MergedIntoID != nil)
-	set(hasErasedAt, r.ErasedAt != nil)
-	set(hasUnionID, r.UnionID != "")
+	return flags
+}
+
+// marshal appends r's encoding to b.
+func (r *viewRecord) marshal(b []byte) []byte {
+	flags := r.flags()
 	b = binary.AppendUvarint(b, uint64(r.ID))
 	b = binary.AppendVarint(b, r.Version)
 	b = binary.AppendVarint(b, r.Expires)

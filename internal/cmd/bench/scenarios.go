@@ -248,22 +248,7 @@ func benchCosts(ctx context.Context, e *env) error {
 	}); err != nil {
 		return err
 	}
-	me := func(i int) error {
-		_, err := post(ctx, e.client, e.wxidURL+"/graphql", skeys[i], []byte(`{"query":"{ me { id unionId phoneNumber openIds { appId openId } createdAt lastLoginAt } }"}`))
-		return err
-	}
-	if err := measure("me (just after the login)", me); err != nil {
-		return err
-	}
-	// Once the logins' tombstones have expired, one me per user caches
-	// its view; every later me reads none.
-	time.Sleep(users.TombstoneTTL + time.Second)
-	for i := range skeys {
-		if err := me(i); err != nil {
-			return err
-		}
-	}
-	if err := measure("me (cached user view)", me); err != nil {
+	if err := measureMe(ctx, e, skeys, measure); err != nil {
 		return err
 	}
 	if err := measure("refreshSession", func(i int) error {
@@ -284,6 +269,27 @@ func benchCosts(ctx context.Context, e *env) error {
 		_, err := post(ctx, e.client, e.wxidURL+"/graphql", skeys[i], []byte(`{"query":"mutation{ logout }"}`))
 		return err
 	})
+}
+
+// measureMe measures me right after the logins of skeys (their tombstones
+// send it to the database) and once their views are cached.
+func measureMe(ctx context.Context, e *env, skeys []string, measure func(string, func(int) error) error) error {
+	me := func(i int) error {
+		_, err := post(ctx, e.client, e.wxidURL+"/graphql", skeys[i], []byte(`{"query":"{ me { id unionId phoneNumber openIds { appId openId } createdAt lastLoginAt } }"}`))
+		return err
+	}
+	if err := measure("me (just after the login)", me); err != nil {
+		return err
+	}
+	// Once the logins' tombstones have expired, one me per user caches
+	// its view; every later me reads none.
+	time.Sleep(users.TombstoneTTL + time.Second)
+	for i := range skeys {
+		if err := me(i); err != nil {
+			return err
+		}
+	}
+	return measure("me (cached user view)", me)
 }
 
 func medianOf(rs []result, f func(result) float64) float64 {
