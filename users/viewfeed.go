@@ -136,7 +136,14 @@ type writeFeed struct {
 	mu        sync.Mutex
 	watermark time.Time // newest updated_at seen
 	loaded    bool      // the start-up load has run
+	expired   time.Time // when known last forgot what no longer matters
 }
+
+// expireEvery is how often the feed forgets the writes that no longer
+// matter: a sweep of every remembered user holds the lock the hot path
+// reads under, and remembering a write longer only refuses views that are
+// older than it anyway.
+const expireEvery = time.Minute
 
 func newWriteFeed() *writeFeed { return &writeFeed{known: newMarks(maxKnownWrites)} }
 
@@ -188,7 +195,13 @@ func (v *Views) PollWrites(ctx context.Context) error {
 			f.watermark = from.Add(feedOverlap)
 		}
 	}
+	sweep := now.Sub(f.expired) >= expireEvery
+	if sweep {
+		f.expired = now
+	}
 	f.mu.Unlock()
-	f.known.expire(now)
+	if sweep {
+		f.known.expire(now)
+	}
 	return nil
 }
