@@ -81,9 +81,31 @@ func cached(t *testing.T, e *apptest.Env, skey, id string) viewMe {
 	return before
 }
 
+// versionOf reads users.version of the user id.
+func versionOf(t *testing.T, e *apptest.Env, id string) int64 {
+	t.Helper()
+	var v int64
+	require.NoError(t, e.App.DB.SQL.QueryRowContext(context.Background(), "SELECT version FROM users WHERE id = ?", id).Scan(&v))
+	return v
+}
+
+// bumps runs a write and checks that it added to the version of each of
+// the users: the write feed tells views apart by it.
+func bumps(t *testing.T, e *apptest.Env, kind string, write func(), ids ...string) {
+	t.Helper()
+	before := make([]int64, len(ids))
+	for i, id := range ids {
+		before[i] = versionOf(t, e, id)
+	}
+	write()
+	for i, id := range ids {
+		require.Greater(t, versionOf(t, e, id), before[i], "%s adds to the version of user %s", kind, id)
+	}
+}
+
 // TestUserViewWritesShowOnTheNextRequestEverywhere: every kind of write of
-// a user on one instance shows on the next me of another instance that
-// had the user's view cached.
+// a user on one instance adds to its version and shows on the next me of
+// another instance that had the user's view cached.
 func TestUserViewWritesShowOnTheNextRequestEverywhere(t *testing.T) {
 	c := newCluster(t)
 	a, b := c.a, c.b
@@ -91,20 +113,22 @@ func TestUserViewWritesShowOnTheNextRequestEverywhere(t *testing.T) {
 
 	c.clock.Advance(time.Minute)
 	old := cached(t, b, alice.Skey, alice.User.ID)
-	a.Login(t, "", "alice")
+	bumps(t, a, "login", func() { a.Login(t, "", "alice") }, alice.User.ID)
 	require.True(t, readMe(t, b, alice.Skey).LastLoginAt.After(*old.LastLoginAt), "login: lastLoginAt")
 
 	cached(t, b, alice.Skey, alice.User.ID)
-	a.Login(t, apptest.AppID2, "alice")
+	bumps(t, a, "login in another app", func() { a.Login(t, apptest.AppID2, "alice") }, alice.User.ID)
 	require.Len(t, readMe(t, b, alice.Skey).OpenIDs, 2, "login in another app: the new openid")
 
 	cached(t, b, alice.Skey, alice.User.ID)
 	vars := phoneVars("", "", c.wechat.PhoneCode(apptest.AppID, "alice", "+8613800138000", "86"))
-	decryptPhone(t, a, alice.Skey, vars)
+	bumps(t, a, "decryptPhoneNumber", func() { decryptPhone(t, a, alice.Skey, vars) }, alice.User.ID)
 	require.Equal(t, ptr("+8613800138000"), readMe(t, b, alice.Skey).PhoneNumber, "decryptPhoneNumber")
 
 	cached(t, b, alice.Skey, alice.User.ID)
-	apptest.Must(t, a.Do(t, alice.Skey, `mutation { updateProfile(input: {nickname: "Alice", avatarUrl: "https://img.example/a.png"}) { id } }`, nil))
+	bumps(t, a, "updateProfile", func() {
+		apptest.Must(t, a.Do(t, alice.Skey, `mutation { updateProfile(input: {nickname: "Alice", avatarUrl: "https://img.example/a.png"}) { id } }`, nil))
+	}, alice.User.ID)
 	got := readMe(t, b, alice.Skey)
 	require.Equal(t, ptr("Alice"), got.Nickname, "updateProfile")
 	require.Equal(t, ptr("https://img.example/a.png"), got.AvatarURL)
@@ -112,20 +136,26 @@ func TestUserViewWritesShowOnTheNextRequestEverywhere(t *testing.T) {
 	bob := a.Login(t, apptest.AppNoUnion, "bob")
 	cached(t, b, alice.Skey, alice.User.ID)
 	cached(t, b, bob.Skey, bob.User.ID)
-	apptest.Must(t, a.Do(t, apptest.AdminToken, `mutation($k: ID!, $m: ID!) { mergeUsers(keepId: $k, mergeId: $m) { id } }`,
-		map[string]any{"k": alice.User.ID, "m": bob.User.ID}))
+	bumps(t, a, "mergeUsers", func() {
+		apptest.Must(t, a.Do(t, apptest.AdminToken, `mutation($k: ID!, $m: ID!) { mergeUsers(keepId: $k, mergeId: $m) { id } }`,
+			map[string]any{"k": alice.User.ID, "m": bob.User.ID}))
+	}, alice.User.ID, bob.User.ID)
 	require.Len(t, readMe(t, b, alice.Skey).OpenIDs, 3, "mergeUsers: the kept user gains the openid")
 	require.Equal(t, "UNAUTHENTICATED", b.Do(t, bob.Skey, `{ me { id } }`, nil).Code(), "mergeUsers: the merged user is gone")
 
 	cached(t, b, alice.Skey, alice.User.ID)
-	apptest.Must(t, a.Do(t, apptest.AdminToken, `mutation($id: ID!) { disableUser(id: $id) { id } }`, map[string]any{"id": alice.User.ID}))
+	bumps(t, a, "disableUser", func() {
+		apptest.Must(t, a.Do(t, apptest.AdminToken, `mutation($id: ID!) { disableUser(id: $id) { id } }`, map[string]any{"id": alice.User.ID}))
+	}, alice.User.ID)
 	require.Equal(t, "UNAUTHENTICATED", b.Do(t, alice.Skey, `{ me { id } }`, nil).Code(), "disableUser")
-	apptest.Must(t, a.Do(t, apptest.AdminToken, `mutation($id: ID!) { enableUser(id: $id) { id } }`, map[string]any{"id": alice.User.ID}))
+	bumps(t, a, "enableUser", func() {
+		apptest.Must(t, a.Do(t, apptest.AdminToken, `mutation($id: ID!) { enableUser(id: $id) { id } }`, map[string]any{"id": alice.User.ID}))
+	}, alice.User.ID)
 	again := a.Login(t, "", "alice")
 	require.Equal(t, alice.User.ID, readMe(t, b, again.Skey).ID, "enableUser")
 
 	cached(t, b, again.Skey, alice.User.ID)
-	apptest.Must(t, a.Do(t, again.Skey, `mutation { deleteMyAccount }`, nil))
+	bumps(t, a, "deleteMyAccount", func() { apptest.Must(t, a.Do(t, again.Skey, `mutation { deleteMyAccount }`, nil)) }, alice.User.ID)
 	require.Equal(t, "UNAUTHENTICATED", b.Do(t, again.Skey, `{ me { id } }`, nil).Code(), "deleteMyAccount")
 	carol := b.Login(t, "", "alice")
 	require.NotEqual(t, alice.User.ID, carol.User.ID, "the same WeChat account is a new user")

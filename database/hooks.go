@@ -36,7 +36,8 @@ func phoneSuffixHook(next ent.Mutator) ent.Mutator {
 // versionHook adds one to users.version on every update of users through
 // ent, whoever makes it, so that a cached view of a user can be compared
 // with the row it was read from (package users: the view cache). A new
-// user starts at 1.
+// user starts at 1. A write of users outside ent (a Batch) must add one
+// itself.
 func versionHook(next ent.Mutator) ent.Mutator {
 	return hook.UserFunc(func(ctx context.Context, m *ent.UserMutation) (ent.Value, error) {
 		if m.Op().Is(ent.OpUpdate | ent.OpUpdateOne) {

@@ -329,7 +329,8 @@ func (s *Service) returningBatched(ctx context.Context, tx *ent.Tx, u *ent.User,
 	batch := database.NewBatch(s.dialect)
 	batch.Add("UPDATE `open_ids` SET `session_key` = ?, `updated_at` = ?, `last_login_at` = ? WHERE `id` = ? AND `user_id` = ? AND `openid` = ?",
 		sealedKey, now, now, oid.ID, u.ID, ws.OpenID)
-	batch.Add("UPDATE `users` SET `last_login_at` = ?, `updated_at` = ? WHERE `id` = ? AND `disabled` = ?", now, now, u.ID, false)
+	// Not through ent: version goes up here as ent's hook does (package users: the view cache).
+	batch.Add("UPDATE `users` SET `last_login_at` = ?, `updated_at` = ?, `version` = `version` + 1 WHERE `id` = ? AND `disabled` = ?", now, now, u.ID, false)
 	audit.AddLogin(ctx, batch, audit.Event{At: now, UserID: u.ID, Actor: audit.UserActor(u.ID), AppID: appID}) // neither first of the day: loggedInToday
 	pending.AddTo(batch)
 	res, err := batch.Exec(ctx, tx)
