@@ -117,11 +117,13 @@ func Record(ctx context.Context, tx *ent.Tx, e Event) error {
 }
 
 // AddLogin adds the INSERT of a LOGIN event e (Kind is set) to b, a
-// login's batch of writes.
+// login's batch of writes: it records the event only if the statement
+// before it in b wrote (database.Batch.Wrote).
 func AddLogin(ctx context.Context, b *database.Batch, e Event) {
 	e.Kind = Login
 	e = resolve(ctx, e)
-	b.Add("INSERT INTO `audit_events` (`kind`, `at`, `actor`, `new_user`, `count`, `user_id`, `other_user_id`, `client_ip`, `app_id`, `first_of_day`, `first_in_app_of_day`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	b.Add("INSERT INTO `audit_events` (`kind`, `at`, `actor`, `new_user`, `count`, `user_id`, `other_user_id`, `client_ip`, `app_id`, `first_of_day`, `first_in_app_of_day`) "+
+		"SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "+b.Constants()+" WHERE "+b.Wrote(),
 		string(e.Kind), e.At, e.Actor, e.NewUser, nullable(e.Count), nullable(e.UserID), nullable(e.OtherUserID), nullable(e.ClientIP),
 		nullable(e.AppID), e.FirstOfDay, e.FirstInAppOfDay)
 }

@@ -19,9 +19,11 @@ import (
 //
 // Only the last statement's result comes back (the rows it matched and
 // the ID it inserted), and the server stops at the first statement that
-// fails. A batch is therefore built so that its last statement says
-// whether every one before it did what it should: see the guarded session
-// INSERT of a returning login (package identity).
+// fails. A batch is therefore built as a chain: each statement after the
+// first requires, in its WHERE, that the one before it matched a row
+// (Wrote), so that the batch writes nothing past the first statement that
+// matched nothing, and its last statement's result says whether every one
+// did what it should (a returning login, package identity).
 //
 // Statements are written with ? placeholders and backquoted identifiers,
 // which MySQL and SQLite both read; arguments are never spliced into the
@@ -40,6 +42,33 @@ func NewBatch(d string) *Batch { return &Batch{multi: d == dialect.MySQL} }
 func (b *Batch) Add(query string, args ...any) {
 	b.stmts = append(b.stmts, query)
 	b.args = append(b.args, args)
+}
+
+// Wrote is the condition, for a statement's WHERE, that the statement
+// before it in the batch matched or wrote at least one row: MySQL's
+// ROW_COUNT() (rows matched, as wxid's connections report them) or
+// SQLite's changes(), both of which still hold the previous statement's
+// count while a statement runs. For the batch's first statement, which
+// has no statement before it, it holds.
+func (b *Batch) Wrote() string {
+	switch {
+	case len(b.stmts) == 0:
+		return "1 = 1"
+	case b.multi:
+		return "ROW_COUNT() > 0"
+	default:
+		return "changes() > 0"
+	}
+}
+
+// Constants is what a statement that selects constants (INSERT ... SELECT
+// ?, ? <Constants> WHERE ...) selects them from: MySQL needs FROM DUAL
+// before a WHERE, SQLite has no such table.
+func (b *Batch) Constants() string {
+	if b.multi {
+		return "FROM DUAL"
+	}
+	return ""
 }
 
 // Len is how many statements b holds.

@@ -60,6 +60,35 @@ func TestBatch(t *testing.T) {
 			require.Error(t, err)
 			require.Equal(t, "a;b'c", *db.Client.User.GetX(ctx, u.ID).Nickname, "the failed batch rolled back")
 
+			// A chain: each statement writes only if the one before it
+			// matched a row, so one that matches nothing stops the rest,
+			// and the last result says so.
+			chain := func(match int) (n int64) {
+				t.Helper()
+				require.NoError(t, database.WithTx(ctx, db.Client, nil, func(tx *ent.Tx) error {
+					b := database.NewBatch(db.Dialect)
+					b.Add("UPDATE `users` SET `nickname` = ? WHERE `id` = ? AND "+b.Wrote(), "chained", u.ID)
+					b.Add("UPDATE `users` SET `last_login_at` = ? WHERE `id` = ? AND "+b.Wrote(), later, match)
+					b.Add("INSERT INTO `audit_events` (`kind`, `at`, `actor`, `new_user`, `user_id`) SELECT ?, ?, ?, ?, ? "+b.Constants()+" WHERE "+b.Wrote(),
+						"LOGIN", now, "system", false, u.ID)
+					b.Add("UPDATE `users` SET `nickname` = ? WHERE `id` = ? AND "+b.Wrote(), "end of chain", u.ID)
+					res, err := b.Exec(ctx, tx)
+					require.NoError(t, err)
+					n, err = res.RowsAffected()
+					return err
+				}))
+				return n
+			}
+			events := db.Client.AuditEvent.Query().CountX(ctx)
+			require.Zero(t, chain(u.ID+1000), "the second statement matched nothing")
+			require.Equal(t, "chained", *db.Client.User.GetX(ctx, u.ID).Nickname, "the first wrote")
+			require.Equal(t, events, db.Client.AuditEvent.Query().CountX(ctx), "nothing past the break")
+			require.EqualValues(t, 1, chain(u.ID))
+			require.Equal(t, "end of chain", *db.Client.User.GetX(ctx, u.ID).Nickname)
+			require.Equal(t, events+1, db.Client.AuditEvent.Query().CountX(ctx))
+			_, err = db.Client.User.UpdateOneID(u.ID).SetNickname("a;b'c").Save(ctx)
+			require.NoError(t, err)
+
 			err = database.WithTx(ctx, db.Client, nil, func(tx *ent.Tx) error {
 				b := database.NewBatch(db.Dialect)
 				b.Add("UPDATE `users` SET `nickname` = 'x' WHERE `id` = 1; DELETE FROM `users`")

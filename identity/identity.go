@@ -39,13 +39,14 @@
 // of a calendar day, and an app account's; the LOGIN audit event records
 // both marks. The unlocked read tells a login whether it may be the first.
 // A login that is not (both the user and the account logged in earlier
-// that day) is final as read, and batched. One that may be runs its
-// UPDATEs of steps 2 and 3 one by one, each also requiring that no login
-// of today has been recorded on the row, which the database checks under
-// the row lock: when a racing login of today committed first, the UPDATE
-// matches nothing and the login is retried as a later login of the day.
+// that day) is final as read. One that may be has its UPDATEs of steps 2
+// and 3 also require that no login of today has been recorded on the row,
+// which the database checks under the row lock: when a racing login of
+// today committed first, the UPDATE matches nothing, the rest of the
+// login's batch writes nothing (its statements are chained: see
+// returningBatched), and the login is retried as a later login of the day.
 // So concurrent logins of one person count once a day, with no extra
-// statement, at the price of unbatched writes for a day's first login.
+// statement and no extra round trip.
 //
 // A first login has no rows to lock: it inserts the user, the unionid, the
 // openid and the session, and a concurrent first login of the same person
@@ -256,9 +257,8 @@ func (s *Service) bind(ctx context.Context, appID string, ws wechat.Session, sea
 		switch {
 		case err != nil:
 			return fmt.Errorf("finding openid: %w", err)
-		case u != nil && (ws.UnionID == "" || u.Edges.UnionID != nil) && s.loggedInToday(u, appID, ws.OpenID, now):
-			// The common login: nothing to look up or to decide under a
-			// lock, every write batched.
+		case u != nil && (ws.UnionID == "" || u.Edges.UnionID != nil):
+			// The common login: nothing to look up, every write batched.
 			return s.returningBatched(ctx, tx, u, appID, ws, sealedKey, meta, now, &b)
 		case u != nil:
 			err = s.returning(ctx, tx, u, appID, ws, sealedKey, now, &b)
@@ -290,30 +290,17 @@ func (b *binding) event(appID string) audit.Event {
 	}
 }
 
-// loggedInToday reports whether both u and its account (appID, openID)
-// logged in earlier on now's calendar day, as the unlocked read saw them:
-// then this login is neither's first of the day, whatever races it.
-func (s *Service) loggedInToday(u *ent.User, appID, openID string, now time.Time) bool {
-	if stats.FirstOfDay(u.LastLoginAt, now, s.days) {
-		return false
-	}
-	for _, o := range u.Edges.OpenIds {
-		if o.Appid == appID && o.Openid == openID {
-			return !stats.FirstOfDay(o.LastLoginAt, now, s.days)
-		}
-	}
-	return false
-}
-
 // returningBatched records the login of a known (appid, openid) whose user
 // needs no unionid attached, sending its four writes in one round trip
 // (database.Batch), in the lock order of the package documentation: the
 // OpenID row's session_key, the user's last_login_at, the audit event,
-// then the session. The session's INSERT is guarded: it writes nothing
-// unless the OpenID row still belongs to the user and the user is not
-// disabled, so the batch's result (the last statement's) tells whether the
-// login raced a merge, an erasure or a disable, exactly as the row counts
-// of the two UPDATEs would.
+// then the session. The batch is a chain: each write after the first
+// happens only if the one before it matched a row, and the session's
+// INSERT is also guarded by the OpenID row's owner and the user's disabled
+// flag. The batch's result (the last statement's) therefore tells whether
+// the login raced a merge, an erasure, a disable or, for a day's first
+// login, another first login of the day, exactly as the row counts of the
+// two UPDATEs would; the login then rolls back and retries.
 func (s *Service) returningBatched(ctx context.Context, tx *ent.Tx, u *ent.User, appID string, ws wechat.Session, sealedKey []byte, meta session.ClientMeta, now time.Time, b *binding) error {
 	oid, err := loginOpenID(u, appID, ws.OpenID)
 	if err != nil {
@@ -326,12 +313,21 @@ func (s *Service) returningBatched(ctx context.Context, tx *ent.Tx, u *ent.User,
 	if err != nil {
 		return err
 	}
+	// First of the day, as the unlocked read saw it, only while that
+	// still holds under the row's lock (notLoggedInSince).
+	b.firstInAppOfDay = stats.FirstOfDay(oid.LastLoginAt, now, s.days)
+	b.firstOfDay = stats.FirstOfDay(u.LastLoginAt, now, s.days)
+	dayStart := stats.DayStart(now, s.days)
 	batch := database.NewBatch(s.dialect)
-	batch.Add("UPDATE `open_ids` SET `session_key` = ?, `updated_at` = ?, `last_login_at` = ? WHERE `id` = ? AND `user_id` = ? AND `openid` = ?",
-		sealedKey, now, now, oid.ID, u.ID, ws.OpenID)
+	q, args := notLoggedInSince("UPDATE `open_ids` SET `session_key` = ?, `updated_at` = ?, `last_login_at` = ? WHERE `id` = ? AND `user_id` = ? AND `openid` = ?",
+		b.firstInAppOfDay, dayStart, sealedKey, now, now, oid.ID, u.ID, ws.OpenID)
+	batch.Add(q, args...)
 	// Not through ent: version goes up here as ent's hook does (package users: the view cache).
-	batch.Add("UPDATE `users` SET `last_login_at` = ?, `updated_at` = ?, `version` = `version` + 1 WHERE `id` = ? AND `disabled` = ?", now, now, u.ID, false)
-	audit.AddLogin(ctx, batch, audit.Event{At: now, UserID: u.ID, Actor: audit.UserActor(u.ID), AppID: appID}) // neither first of the day: loggedInToday
+	q, args = notLoggedInSince("UPDATE `users` SET `last_login_at` = ?, `updated_at` = ?, `version` = `version` + 1 WHERE `id` = ? AND `disabled` = ? AND "+batch.Wrote(),
+		b.firstOfDay, dayStart, now, now, u.ID, false)
+	batch.Add(q, args...)
+	audit.AddLogin(ctx, batch, audit.Event{At: now, UserID: u.ID, Actor: audit.UserActor(u.ID), AppID: appID,
+		FirstOfDay: b.firstOfDay, FirstInAppOfDay: b.firstInAppOfDay})
 	pending.AddTo(batch)
 	res, err := batch.Exec(ctx, tx)
 	if err != nil {
@@ -352,6 +348,19 @@ func (s *Service) returningBatched(ctx context.Context, tx *ent.Tx, u *ent.User,
 	u.LastLoginAt, u.UpdatedAt = &now, now
 	b.user, b.openID = u, oid
 	return nil
+}
+
+// notLoggedInSince adds to the UPDATE q of a row with a last_login_at the
+// condition that the row's last login is before dayStart, when first (the
+// unlocked read found no login of today): the database checks it under the
+// row's lock, so that of a crowd of a day's first logins one matches and
+// the others match nothing, roll back and retry as later logins of the
+// day. It returns q and its arguments.
+func notLoggedInSince(q string, first bool, dayStart time.Time, args ...any) (string, []any) {
+	if !first {
+		return q, args
+	}
+	return q + " AND (`last_login_at` IS NULL OR `last_login_at` < ?)", append(args, dayStart)
 }
 
 // loginOpenID is the OpenID row of (appID, openID) among u's; errRaced

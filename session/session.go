@@ -175,10 +175,11 @@ func (m *Manager) Prepare(userID, openIDID int, appID, openID string, meta Clien
 
 // AddTo adds the session's INSERT to b, guarded: it inserts the row only
 // while the OpenID row still belongs to the user and the user is not
-// disabled (guardedCreate). Make it b's last statement: b's result then
-// says whether the session was issued (1 row) and under which ID.
+// disabled, and only if the statement before it in b wrote
+// (guardedCreate). Make it b's last statement: b's result then says
+// whether the session was issued (1 row) and under which ID.
 func (p *Pending) AddTo(b *database.Batch) {
-	q, args := guardedCreate(p.r, p.meta)
+	q, args := guardedCreate(p.r, p.meta, b.Wrote())
 	b.Add(q, args...)
 }
 

@@ -166,13 +166,15 @@ func (s *Store) Create(ctx context.Context, r *Record, meta ClientMeta) error {
 }
 
 // guardedCreate is the INSERT of r that writes the row only while r's
-// OpenID row belongs to r's user and that user is not disabled: 0 rows
-// otherwise. Inside a login that has just locked both rows (its UPDATEs of
-// them), the guard reads those locked rows and waits for nothing.
-func guardedCreate(r *Record, meta ClientMeta) (string, []any) {
-	const q = "INSERT INTO `sessions` (`user_id`, `open_id_id`, `token_hash`, `family`, `created_at`, `expires_at`, `absolute_expires_at`, `last_refreshed_at`, `client_ip`, `user_agent`) " +
+// OpenID row belongs to r's user and that user is not disabled, and only
+// if the statement before it in its batch wrote (wrote, database.Batch):
+// 0 rows otherwise. Inside a login that has just locked both rows (its
+// UPDATEs of them), the guard reads those locked rows and waits for
+// nothing.
+func guardedCreate(r *Record, meta ClientMeta, wrote string) (string, []any) {
+	q := "INSERT INTO `sessions` (`user_id`, `open_id_id`, `token_hash`, `family`, `created_at`, `expires_at`, `absolute_expires_at`, `last_refreshed_at`, `client_ip`, `user_agent`) " +
 		"SELECT `users`.`id`, `open_ids`.`id`, ?, ?, ?, ?, ?, ?, ?, ? FROM `open_ids` JOIN `users` ON `users`.`id` = `open_ids`.`user_id` " +
-		"WHERE `open_ids`.`id` = ? AND `users`.`id` = ? AND `users`.`disabled` = ?"
+		"WHERE `open_ids`.`id` = ? AND `users`.`id` = ? AND `users`.`disabled` = ? AND " + wrote
 	var refreshed any // NULL
 	if r.LastRefreshedAt != nil {
 		refreshed = *r.LastRefreshedAt
