@@ -253,7 +253,7 @@ func (s *Service) bind(ctx context.Context, appID string, ws wechat.Session, sea
 		// in is the day its rows and its audit event show.
 		now := s.now().UTC().Truncate(time.Second)
 		b.at = now
-		u, err := s.view(ctx, tx, user.HasOpenIdsWith(openid.Appid(appID), openid.Openid(ws.OpenID)))
+		u, err := s.view(ctx, tx, users.ByAccount(appID, ws.OpenID))
 		switch {
 		case err != nil:
 			return fmt.Errorf("finding openid: %w", err)
@@ -424,7 +424,7 @@ func (s *Service) first(ctx context.Context, tx *ent.Tx, appID string, ws wechat
 	var known *ent.User
 	if ws.UnionID != "" {
 		var err error
-		if known, err = s.view(ctx, tx, user.HasUnionIDWith(unionid.Unionid(ws.UnionID))); err != nil {
+		if known, err = s.view(ctx, tx, users.ByUnionID(ws.UnionID)); err != nil {
 			return fmt.Errorf("finding unionid: %w", err)
 		}
 		if known != nil && known.Disabled {
