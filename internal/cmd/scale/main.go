@@ -153,7 +153,12 @@ func setUp(ctx context.Context, o options) (*env, error) {
 	e.counter = benchkit.NewStatementCounter(ctx, e.root, e.dbName)
 	wcfg := e.counter.Config(cfg)
 	wcfg.DBName = e.dbName
+	return e, startWxid(ctx, e, o, wcfg)
+}
 
+// startWxid starts the wxid under measurement on e's database, as wcfg's
+// user, and waits until it is ready.
+func startWxid(ctx context.Context, e *env, o options, wcfg *mysql.Config) error {
 	addr := benchkit.FreeAddr()
 	e.wxidURL = "http://" + addr
 	key := make([]byte, 32)
@@ -174,18 +179,18 @@ func setUp(ctx context.Context, o options) (*env, error) {
 	)
 	logf, err := os.CreateTemp("", "wxid-scale-*.log")
 	if err != nil {
-		return e, err
+		return err
 	}
 	e.wxidLog = logf.Name()
 	e.wxid.Stdout, e.wxid.Stderr = logf, logf
 	if err := e.wxid.Start(); err != nil {
-		return e, fmt.Errorf("starting wxid (%s): %w", o.wxidBin, err)
+		return fmt.Errorf("starting wxid (%s): %w", o.wxidBin, err)
 	}
 	e.client = &http.Client{Timeout: 60 * time.Second}
 	if err := benchkit.WaitReady(ctx, e.client, e.wxidURL+"/readyz"); err != nil {
-		return e, fmt.Errorf("wxid did not become ready (it applies the migrations): %w", err)
+		return fmt.Errorf("wxid did not become ready (it applies the migrations): %w", err)
 	}
-	return e, nil
+	return nil
 }
 
 // describe prints the row counts and the size of each table.
