@@ -193,3 +193,32 @@ func (c *StatementCounter) dropUser() {
 		_, _ = c.root.Exec(fmt.Sprintf("DROP USER IF EXISTS '%s'@'%%'", c.user))
 	}
 }
+
+// WithLatency delays h's answers to the code exchange (jscode2session) by
+// d, like a distant WeChat would; a request given up meanwhile gets none.
+func WithLatency(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d > 0 && strings.HasSuffix(r.URL.Path, "/jscode2session") {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Serve serves h on a free loopback port, setting *srv to the server (for
+// its Close), and returns the address.
+func Serve(ctx context.Context, srv **http.Server, h http.Handler) (string, error) {
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	*srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = (*srv).Serve(l) }()
+	return l.Addr().String(), nil
+}

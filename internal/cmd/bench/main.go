@@ -170,7 +170,7 @@ func setUp(ctx context.Context, o options) (*env, error) {
 
 	e.stub = wechattest.New(wechattest.WithDefaultApp(appID))
 	e.stub.AddApp(appID, appSecret, "bench-open-platform")
-	stubAddr, err := listen(ctx, &e.stubSrv, withLatency(e.stub.Handler(), o.latency))
+	stubAddr, err := benchkit.Serve(ctx, &e.stubSrv, benchkit.WithLatency(e.stub.Handler(), o.latency))
 	if err != nil {
 		return e, err
 	}
@@ -260,32 +260,6 @@ func startMemcached(ctx context.Context) (string, *exec.Cmd, error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return "", cmd, errors.New("memcached did not start")
-}
-
-// withLatency delays the code exchange like a distant WeChat would.
-func withLatency(h http.Handler, d time.Duration) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if d > 0 && strings.HasSuffix(r.URL.Path, "/jscode2session") {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-func listen(ctx context.Context, srv **http.Server, h http.Handler) (string, error) {
-	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	*srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = (*srv).Serve(l) }()
-	return l.Addr().String(), nil
 }
 
 func median(xs []float64) float64 {

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"strconv"
@@ -82,7 +81,7 @@ func purgeCatchUp(ctx context.Context, e *env, o options) error {
 	stub := wechattest.New(wechattest.WithDefaultApp(appID(0)))
 	stub.AddApp(appID(0), wxidSecret, "scale-open-platform")
 	var stubSrv *http.Server
-	stubAddr, err := serveStub(ctx, &stubSrv, withLatency(stub.Handler(), p.latency))
+	stubAddr, err := benchkit.Serve(ctx, &stubSrv, benchkit.WithLatency(stub.Handler(), p.latency))
 	if err != nil {
 		return err
 	}
@@ -437,33 +436,6 @@ func (e *env) restartWxid(ctx context.Context, o options, extra ...string) error
 		return fmt.Errorf("wxid did not become ready: %w", err)
 	}
 	return nil
-}
-
-// withLatency delays the code exchange like a distant WeChat would.
-func withLatency(h http.Handler, d time.Duration) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if d > 0 && strings.HasSuffix(r.URL.Path, "/jscode2session") {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-// serveStub serves h on a free loopback port.
-func serveStub(ctx context.Context, srv **http.Server, h http.Handler) (string, error) {
-	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	*srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = (*srv).Serve(l) }()
-	return l.Addr().String(), nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {
