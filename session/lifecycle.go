@@ -250,9 +250,12 @@ func (m *Manager) Run(ctx context.Context, purgeEvery time.Duration) {
 				m.log.WarnContext(ctx, "revocation feed: database unreachable; revocations by other instances may arrive late", "err", err)
 			}
 		case <-purge:
-			if n, err := m.Purge(ctx); err != nil {
+			switch n, err := m.Purge(ctx); {
+			case err != nil && ctx.Err() != nil:
+				// Shutting down: the next pass, on any instance, goes on.
+			case err != nil:
 				m.log.ErrorContext(ctx, "purging sessions", "err", err)
-			} else if n > 0 {
+			case n > 0:
 				m.log.InfoContext(ctx, "purged dead sessions", "count", n)
 			}
 		}
