@@ -12,15 +12,20 @@ import (
 
 // The purge of dead sessions.
 const (
-	// purgeBatch bounds one delete of dead sessions.
-	purgeBatch = 500
-	// purgePause separates two batches, so that a backlog is deleted at
-	// up to 10,000 rows a second while logins keep most of the database:
-	// a 2M-row backlog takes a few minutes, in the background. A batch
-	// that took longer (a busy database) is followed by a pause as long
-	// as it took, so the purge never holds the database more than half
-	// the time and slows down by itself when logins need it.
-	purgePause = 50 * time.Millisecond
+	// purgeBatch bounds one delete of dead sessions: small enough that a
+	// batch holds its rows, its index pages and the redo log for a few
+	// milliseconds only.
+	purgeBatch = 200
+	// purgePause separates two batches: a backlog is deleted at up to
+	// 2,000 rows a second (a 2M-row backlog in about 17 minutes, in the
+	// background). Faster, the deletes' redo and page flushing stalled
+	// logins' commits on a database whose sessions fit in memory
+	// (scripts/scale.sh -purge-backlog: login p99 3.8x at 6,400 rows a
+	// second). A batch that took longer than purgePause/2 (a busy
+	// database) is followed by a pause twice as long as it took, so the
+	// purge holds the database at most a third of the time and slows down
+	// by itself when logins need it.
+	purgePause = 100 * time.Millisecond
 	// purgeLeaseKey is the cache key of the lease that lets one instance
 	// at a time purge: the others would only compete for the same rows.
 	purgeLeaseKey = "wxid:session-purge-lease"
@@ -30,8 +35,8 @@ const (
 )
 
 // Purge deletes sessions that expired or were revoked more than an hour
-// ago, in batches of purgeBatch rows purgePause (or as long as the batch
-// took, when longer) apart, and returns how many it deleted. One instance
+// ago, in batches of purgeBatch rows purgePause (or twice as long as the
+// batch took, when longer) apart, and returns how many it deleted. One instance
 // at a time purges: a pass first takes a
 // lease in the cache (Add, purgeLease) and does nothing when another
 // instance holds it; when the cache cannot be reached it purges anyway (a
@@ -64,7 +69,7 @@ func (m *Manager) Purge(ctx context.Context) (int, error) {
 			m.log.InfoContext(ctx, "purged sessions; the rest in the next pass", "purged", total)
 			return total, nil
 		}
-		t := time.NewTimer(max(purgePause, took))
+		t := time.NewTimer(max(purgePause, 2*took))
 		select {
 		case <-ctx.Done():
 			t.Stop()
