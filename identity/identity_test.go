@@ -14,9 +14,12 @@ import (
 	"github.com/wxid/wxid/cache"
 	"github.com/wxid/wxid/database"
 	"github.com/wxid/wxid/ent"
+	"github.com/wxid/wxid/ent/openid"
 	"github.com/wxid/wxid/errmap"
+	"github.com/wxid/wxid/internal/testenv"
 	"github.com/wxid/wxid/sealer"
 	"github.com/wxid/wxid/session"
+	"github.com/wxid/wxid/users"
 	"github.com/wxid/wxid/wechat"
 )
 
@@ -37,11 +40,18 @@ func newService(t *testing.T, up Upstream) (*Service, *ent.Client) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	require.NoError(t, db.Migrate(context.Background()))
+	return serviceOn(t, db, up), db.Client
+}
+
+// serviceOn is a Service on db, whose logins of app "wxa" or "wxb" WeChat
+// answers from up.
+func serviceOn(t *testing.T, db *database.DB, up Upstream) *Service {
+	t.Helper()
 	seal, err := sealer.New(sealer.GenerateKey())
 	require.NoError(t, err)
 	sessions := session.NewManager(db.Client, cache.NewMemory(100), seal, session.Options{Keys: session.NewKeys(seal), TTL: time.Minute, MaxAge: time.Hour})
 	apps := Apps{Default: "wxa", Secrets: map[string]string{"wxa": "sa", "wxb": "sb"}}
-	return NewService(db.Client, up, apps, sessions, seal, Options{}), db.Client
+	return NewService(db.Client, up, apps, sessions, seal, Options{Dialect: db.Dialect})
 }
 
 const key = "tiihtNczf5v6AKRyjwEUhQ=="
@@ -163,4 +173,94 @@ func TestDayMarks(t *testing.T) {
 	require.NoError(t, db.OpenID.Update().ClearLastLoginAt().Exec(ctx))
 	require.Equal(t, marks{true, false, true}, login("wxb", "b", day.Add(26*time.Hour)), "created yesterday, last login unknown")
 	require.Equal(t, marks{true, false, false}, login("wxb", "b", day.Add(27*time.Hour)))
+}
+
+// TestBatchedLoginRefusesStaleReads: a returning login reads its user
+// without locking, then sends its writes in one batch. Whatever changed
+// between the read and the batch (the openid moved to another user, the
+// user disabled, another login of the day recorded first), the batch
+// writes nothing and the login is retried (errRaced), on both databases:
+// on MySQL the UPDATEs are one multi-table statement, on SQLite two.
+func TestBatchedLoginRefusesStaleReads(t *testing.T) {
+	for _, b := range []struct {
+		name string
+		url  func(t *testing.T) string
+	}{
+		{"sqlite", func(t *testing.T) string { return testenv.SQLite(t) }},
+		{"mysql", func(t *testing.T) string { return testenv.MySQL(t) }},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			db := testenv.OpenDatabase(t, b.url(t))
+			ws := wechat.Session{OpenID: "oa-alice", SessionKey: key}
+			s := serviceOn(t, db, fakeUpstream{"a-alice": ws, "a-bob": {OpenID: "oa-bob", SessionKey: key}})
+			clock := time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC)
+			s.now = func() time.Time { return clock }
+			ctx := context.Background()
+			alice, err := s.Login(ctx, "wxa", "a-alice", session.ClientMeta{})
+			require.NoError(t, err)
+			bob, err := s.Login(ctx, "wxa", "a-bob", session.ClientMeta{})
+			require.NoError(t, err)
+
+			oid := db.Client.OpenID.Query().Where(openid.Openid(ws.OpenID)).OnlyX(ctx)
+			type state struct {
+				sessions, events int
+				version          int64
+				sessionKey       string
+			}
+			snapshot := func() state {
+				u, err := db.Client.User.Get(ctx, alice.User.ID)
+				require.NoError(t, err)
+				o, err := db.Client.OpenID.Get(ctx, oid.ID)
+				require.NoError(t, err)
+				return state{db.Client.Session.Query().CountX(ctx), db.Client.AuditEvent.Query().CountX(ctx), u.Version, string(o.SessionKey)}
+			}
+			// batched reads alice's view, applies change, then runs the
+			// batched writes of alice's login on the stale view, and
+			// returns their error; when they fail, they must have written
+			// nothing.
+			batched := func(change func() error) error {
+				t.Helper()
+				var stale *ent.User
+				require.NoError(t, database.WithTx(ctx, db.Client, nil, func(tx *ent.Tx) (err error) {
+					stale, err = s.view(ctx, tx, users.ByAccount("wxa", ws.OpenID))
+					return err
+				}))
+				require.NotNil(t, stale)
+				require.NoError(t, change())
+				before := snapshot()
+				var bd binding
+				err := database.WithTx(ctx, db.Client, nil, func(tx *ent.Tx) error {
+					return s.returningBatched(ctx, tx, stale, "wxa", ws, []byte("new sealed key"), session.ClientMeta{}, clock.Truncate(time.Second), &bd)
+				})
+				if err != nil {
+					require.Equal(t, before, snapshot(), "a refused batch writes nothing")
+				}
+				return err
+			}
+
+			require.ErrorIs(t, batched(func() error {
+				return db.Client.OpenID.UpdateOneID(oid.ID).SetUserID(bob.User.ID).Exec(ctx)
+			}), errRaced, "the openid moved to bob")
+			require.NoError(t, db.Client.OpenID.UpdateOneID(oid.ID).SetUserID(alice.User.ID).Exec(ctx))
+
+			require.ErrorIs(t, batched(func() error {
+				return db.Client.User.UpdateOneID(alice.User.ID).SetDisabled(true).Exec(ctx)
+			}), errRaced, "alice disabled")
+			require.NoError(t, db.Client.User.UpdateOneID(alice.User.ID).SetDisabled(false).Exec(ctx))
+
+			clock = clock.Add(24 * time.Hour) // the read sees no login of today
+			require.ErrorIs(t, batched(func() error {
+				return db.Client.User.UpdateOneID(alice.User.ID).SetLastLoginAt(clock.Add(-time.Minute)).Exec(ctx)
+			}), errRaced, "another login of the day was recorded first")
+			require.ErrorIs(t, batched(func() error {
+				return db.Client.OpenID.UpdateOneID(oid.ID).SetLastLoginAt(clock.Add(-time.Minute)).Exec(ctx)
+			}), errRaced, "another login of the day in this app was recorded first")
+
+			before := snapshot()
+			require.NoError(t, batched(func() error { return nil }), "nothing changed")
+			after := snapshot()
+			require.Equal(t, state{before.sessions + 1, before.events + 1, before.version + 1, "new sealed key"}, after)
+		})
+	}
 }

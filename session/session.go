@@ -150,7 +150,7 @@ func (m *Manager) issue(ctx context.Context, st *Store, userID, openIDID int, ap
 }
 
 // Pending is a new session not yet written: a login that batches its
-// writes (database.Batch) adds its guarded INSERT (AddTo) and turns it into
+// writes (database.Batch) adds its chained INSERT (AddTo) and turns it into
 // an Issued session once the batch ran.
 type Pending struct {
 	skey string
@@ -173,13 +173,14 @@ func (m *Manager) Prepare(userID, openIDID int, appID, openID string, meta Clien
 	return &Pending{skey: skey, r: r, meta: meta}, nil
 }
 
-// AddTo adds the session's INSERT to b, guarded: it inserts the row only
-// while the OpenID row still belongs to the user and the user is not
-// disabled, and only if the statement before it in b wrote
-// (guardedCreate). Make it b's last statement: b's result then says
-// whether the session was issued (1 row) and under which ID.
+// AddTo adds the session's INSERT to b, chained: it inserts the row only
+// if the statement before it in b wrote (chainedCreate). The statements
+// before it must have checked and locked the OpenID row's owner and the
+// user's state, as a returning login's UPDATEs do (package identity). Make
+// it b's last statement: b's result then says whether the session was
+// issued (1 row) and under which ID.
 func (p *Pending) AddTo(b *database.Batch) {
-	q, args := guardedCreate(p.r, p.meta, b.Wrote())
+	q, args := chainedCreate(p.r, p.meta, b.Constants(), b.Wrote())
 	b.Add(q, args...)
 }
 

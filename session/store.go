@@ -165,22 +165,20 @@ func (s *Store) Create(ctx context.Context, r *Record, meta ClientMeta) error {
 	return nil
 }
 
-// guardedCreate is the INSERT of r that writes the row only while r's
-// OpenID row belongs to r's user and that user is not disabled, and only
-// if the statement before it in its batch wrote (wrote, database.Batch):
-// 0 rows otherwise. Inside a login that has just locked both rows (its
-// UPDATEs of them), the guard reads those locked rows and waits for
-// nothing.
-func guardedCreate(r *Record, meta ClientMeta, wrote string) (string, []any) {
+// chainedCreate is the INSERT of r that writes the row only if the
+// statement before it in its batch wrote (wrote, database.Batch): 0 rows
+// otherwise. The statements before it must have checked, and locked until
+// the transaction ends, what the session depends on (a login's UPDATEs of
+// the OpenID row and of the user: package identity).
+func chainedCreate(r *Record, meta ClientMeta, constants, wrote string) (string, []any) {
 	q := "INSERT INTO `sessions` (`user_id`, `open_id_id`, `token_hash`, `family`, `created_at`, `expires_at`, `absolute_expires_at`, `last_refreshed_at`, `client_ip`, `user_agent`) " +
-		"SELECT `users`.`id`, `open_ids`.`id`, ?, ?, ?, ?, ?, ?, ?, ? FROM `open_ids` JOIN `users` ON `users`.`id` = `open_ids`.`user_id` " +
-		"WHERE `open_ids`.`id` = ? AND `users`.`id` = ? AND `users`.`disabled` = ? AND " + wrote
+		"SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? " + constants + " WHERE " + wrote
 	var refreshed any // NULL
 	if r.LastRefreshedAt != nil {
 		refreshed = *r.LastRefreshedAt
 	}
-	return q, []any{unhex(r.TokenHash), unhex(r.Family), r.CreatedAt, r.ExpiresAt, r.AbsoluteExpiresAt, refreshed,
-		truncate(meta.IP, 64), truncate(meta.UserAgent, 512), r.OpenIDID, r.UserID, false}
+	return q, []any{r.UserID, r.OpenIDID, unhex(r.TokenHash), unhex(r.Family), r.CreatedAt, r.ExpiresAt, r.AbsoluteExpiresAt, refreshed,
+		truncate(meta.IP, 64), truncate(meta.UserAgent, 512)}
 }
 
 // Find returns the session of an skey hash, without its account;

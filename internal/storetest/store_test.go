@@ -144,15 +144,19 @@ func runSessionStore(t *testing.T, b backend) {
 		require.ErrorContains(t, e.store.Create(ctx, short, session.ClientMeta{}), "hex-encoded", "a family is 16 bytes in hex")
 	})
 
-	t.Run("a batched issue is guarded by the openid's owner and the user's state", func(t *testing.T) {
+	t.Run("a batched issue is chained to the statement before it", func(t *testing.T) {
 		e := newEnv(t, b)
-		bob, _ := e.newUser(t, "o-bob")
-		issue := func(userID int) (issued int64, is session.Issued) {
+		// issue runs a batch of before (when not empty) and the session's
+		// chained INSERT, and reports how many rows the INSERT wrote.
+		issue := func(before string, args ...any) (issued int64, is session.Issued) {
 			t.Helper()
-			p, err := e.sessions.Prepare(userID, e.openID, "wxapp", "o-alice", session.ClientMeta{IP: "192.0.2.1"})
+			p, err := e.sessions.Prepare(e.user, e.openID, "wxapp", "o-alice", session.ClientMeta{IP: "192.0.2.1"})
 			require.NoError(t, err)
 			require.NoError(t, database.WithTx(ctx, e.db, nil, func(tx *ent.Tx) error {
 				batch := database.NewBatch(e.dialect)
+				if before != "" {
+					batch.Add(before, args...)
+				}
 				p.AddTo(batch)
 				res, err := batch.Exec(ctx, tx)
 				if err != nil {
@@ -167,19 +171,20 @@ func runSessionStore(t *testing.T, b backend) {
 			}))
 			return issued, is
 		}
-		n, is := issue(e.user)
-		require.EqualValues(t, 1, n)
+		n, is := issue("")
+		require.EqualValues(t, 1, n, "first in its batch, it is written")
 		info, err := e.sessions.Resolve(ctx, is.Skey)
 		require.NoError(t, err)
 		require.Equal(t, is.Info.ID, info.ID)
 		require.Equal(t, e.user, info.UserID)
 
-		n, _ = issue(bob)
-		require.Zero(t, n, "alice's openid does not belong to bob")
-		e.db.User.UpdateOneID(e.user).SetDisabled(true).ExecX(ctx)
-		n, _ = issue(e.user)
-		require.Zero(t, n, "alice is disabled")
-		require.Equal(t, 1, e.db.Session.Query().CountX(ctx))
+		n, _ = issue("UPDATE `users` SET `version` = `version` + 1 WHERE `id` = ? AND `disabled` = ?", e.user, true)
+		require.Zero(t, n, "the statement before it matched nothing")
+		n, is = issue("UPDATE `users` SET `version` = `version` + 1 WHERE `id` = ? AND `disabled` = ?", e.user, false)
+		require.EqualValues(t, 1, n, "the statement before it matched")
+		_, err = e.sessions.Resolve(ctx, is.Skey)
+		require.NoError(t, err)
+		require.Equal(t, 2, e.db.Session.Query().CountX(ctx))
 	})
 
 	t.Run("liveness", func(t *testing.T) {
