@@ -44,7 +44,7 @@ type Config struct {
 	// only checks that none is pending).
 	AutoMigrate bool
 	// DBMaxOpenConns bounds the database pool (WXID_DB_MAX_OPEN_CONNS,
-	// default 64; SQLite in memory always uses 1).
+	// default 16; SQLite in memory always uses 1).
 	DBMaxOpenConns int
 	// Memcached lists memcached servers host:port (WXID_MEMCACHED); empty
 	// means an in-process cache.
@@ -153,7 +153,7 @@ var settings = []setting{
 	{"ADDR", ":8080", "listen address"},
 	{"DATABASE_URL", "sqlite://wxid.db", "mysql://user:pass@host:port/db?opts or sqlite://PATH (sqlite://:memory: for a throwaway)"},
 	{"AUTO_MIGRATE", "", "apply pending schema migrations at start-up (default: true, except false in production on MySQL)"},
-	{"DB_MAX_OPEN_CONNS", "64", "maximum open database connections"},
+	{"DB_MAX_OPEN_CONNS", "16", "maximum open database connections"},
 	{"MEMCACHED", "", "comma-separated memcached host:port list; empty = in-process cache"},
 	{"MEMCACHED_TIMEOUT", "150ms", "timeout of one memcached call"},
 	{"WECHAT_APPID", "", "the default mini-program's appid"},
