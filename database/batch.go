@@ -71,9 +71,6 @@ func (b *Batch) Constants() string {
 	return ""
 }
 
-// Len is how many statements b holds.
-func (b *Batch) Len() int { return len(b.stmts) }
-
 // errSeparator refuses a statement that would split a multi-statement.
 var errSeparator = errors.New("database: a batched statement must not contain a semicolon")
 

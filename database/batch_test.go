@@ -31,7 +31,6 @@ func TestBatch(t *testing.T) {
 				b.Add("UPDATE `users` SET `nickname` = ? WHERE `id` = ?", "a;b'c", u.ID)
 				b.Add("UPDATE `users` SET `last_login_at` = ? WHERE `id` = ? AND `disabled` = ?", later, u.ID, false)
 				b.Add("INSERT INTO `audit_events` (`kind`, `at`, `actor`, `new_user`, `user_id`) VALUES (?, ?, ?, ?, ?)", "LOGIN", now, "system", false, u.ID)
-				require.Equal(t, 3, b.Len())
 				res, err := b.Exec(ctx, tx)
 				require.NoError(t, err)
 				n, err := res.RowsAffected()

@@ -177,9 +177,10 @@ func (c *StatementCounter) Read(ctx context.Context) Counts {
 	return out
 }
 
-// Close drops wxid's database user and restores userstat.
+// Close drops wxid's database user and restores userstat. A nil counter
+// (the server was never reached) has nothing to close.
 func (c *StatementCounter) Close() {
-	if !c.enabled {
+	if c == nil || !c.enabled {
 		return
 	}
 	if !c.wasOn {
