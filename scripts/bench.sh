@@ -7,7 +7,9 @@
 #     the ratio wxid/floor (medians of several rounds);
 #   - `login` of returning users against the WeChat stand-in answering after
 #     an added latency, at 64 and 256 connections: logins per second against
-#     the bound connections ÷ latency;
+#     the bound connections ÷ latency (medians of several rounds), and the
+#     CPU that wxid, the database server (when it runs on this machine),
+#     memcached and the bench itself spent per login, read from /proc;
 #   - the SQL statements each operation costs, as the server counts them.
 #
 # Like scripts/test.sh it installs and starts memcached and MariaDB when they

@@ -20,6 +20,7 @@ type result struct {
 	p50    time.Duration
 	p99    time.Duration
 	first  string // the first error, for the report
+	cpu    cpuShare
 }
 
 func (r result) String() string {
@@ -45,8 +46,9 @@ func round(d time.Duration) time.Duration {
 type op func(ctx context.Context, c *http.Client, worker, i int) error
 
 // drive runs conns closed-loop workers for d (after a short warm-up that
-// is not counted) and reports what they achieved.
-func drive(ctx context.Context, conns int, d time.Duration, do op) result {
+// is not counted) and reports what they achieved, with the CPU that each of
+// watch spent per operation meanwhile.
+func drive(ctx context.Context, conns int, d time.Duration, do op, watch procs) result {
 	c := &http.Client{
 		Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, MaxIdleConns: conns, DisableCompression: true},
 		Timeout:   30 * time.Second,
@@ -84,13 +86,16 @@ func drive(ctx context.Context, conns int, d time.Duration, do op) result {
 	}
 	sleep(ctx, warm)
 	measuring.Store(true)
+	cpuBefore := watch.cpuTimes()
 	start := time.Now()
 	sleep(ctx, d)
 	elapsed := time.Since(start)
+	cpuAfter := watch.cpuTimes()
 	stop.Store(true)
 	wg.Wait()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	r := result{ops: len(lat), errors: errs, first: first, rate: float64(len(lat)) / elapsed.Seconds()}
+	r := result{ops: len(lat), errors: errs, first: first, rate: float64(len(lat)) / elapsed.Seconds(),
+		cpu: watch.share(cpuBefore, cpuAfter, len(lat))}
 	if len(lat) > 0 {
 		r.p50 = lat[len(lat)*50/100]
 		r.p99 = lat[min(len(lat)-1, len(lat)*99/100)]

@@ -144,7 +144,7 @@ func benchMe(ctx context.Context, e *env, o options, users []seeded) error {
 			if name == "floor" {
 				url = e.floorURL
 			}
-			res := drive(ctx, o.meConns, o.duration, target(url))
+			res := drive(ctx, o.meConns, o.duration, target(url), nil)
 			fmt.Printf("  round %d %-5s %s\n", r+1, name, res)
 			if name == "wxid" {
 				wx = append(wx, res)
@@ -166,18 +166,43 @@ func benchMe(ctx context.Context, e *env, o options, users []seeded) error {
 }
 
 // benchLogin measures logins of returning users with WeChat answering
-// after o.latency, against the bound conns ÷ latency.
+// after o.latency, against the bound conns ÷ latency: o.rounds runs, each
+// printed, then their medians, with the CPU each process spent per login.
 func benchLogin(ctx context.Context, e *env, o options, conns int) error {
+	bound := float64(conns) / o.latency.Seconds()
+	fmt.Printf("login (returning users), %d connections, WeChat +%s, %d rounds:\n", conns, o.latency, o.rounds)
+	var rates, p50s, p99s []float64
+	var shares []cpuShare
+	for r := 1; r <= o.rounds; r++ {
+		res, err := loginRound(ctx, e, o, conns, r)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  round %d %s\n", r, res)
+		rates, p50s, p99s = append(rates, res.rate), append(p50s, float64(res.p50)), append(p99s, float64(res.p99))
+		shares = append(shares, res.cpu)
+	}
+	fmt.Printf("  median  %8.0f/s  p50 %7s  p99 %7s\n", median(rates), round(time.Duration(median(p50s))), round(time.Duration(median(p99s))))
+	if cpu := medianShare(shares); cpu.total() > 0 {
+		fmt.Printf("  CPU per login (median): %s\n", cpu)
+	}
+	fmt.Printf("  bound %d ÷ %s = %.0f/s; wxid reaches %.2fx of it\n\n", conns, o.latency, bound, median(rates)/bound)
+	return nil
+}
+
+// loginRound is one timed run of benchLogin, with people of its own.
+func loginRound(ctx context.Context, e *env, o options, conns, round int) (result, error) {
 	bound := float64(conns) / o.latency.Seconds()
 	// Mint enough codes for the bound plus the warm-up, for enough people
 	// that none passes the stand-in's ~100 exchanges per user per minute.
 	need := int(bound*(o.duration.Seconds()+1.5)) + conns
 	people := need/50 + 1
+	person := func(p int) string { return fmt.Sprintf("login-%d-%d-%d", conns, round, p) }
 	codes := make(chan string, need)
 	for i := 0; i < need; i++ {
-		c, err := e.stub.Login(appID, fmt.Sprintf("login-%d-%d", conns, i%people))
+		c, err := e.stub.Login(appID, person(i%people))
 		if err != nil {
-			return err
+			return result{}, err
 		}
 		codes <- c
 	}
@@ -191,12 +216,12 @@ func benchLogin(ctx context.Context, e *env, o options, conns int) error {
 		go func(p int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			_, _ = e.login(ctx, fmt.Sprintf("login-%d-%d", conns, p))
+			_, _ = e.login(ctx, person(p))
 		}(p)
 	}
 	wg.Wait()
 	url := e.wxidURL + "/graphql"
-	res := drive(ctx, conns, o.duration, func(ctx context.Context, c *http.Client, _, _ int) error {
+	return drive(ctx, conns, o.duration, func(ctx context.Context, c *http.Client, _, _ int) error {
 		select {
 		case code := <-codes:
 			_, err := post(ctx, c, url, "", loginBody(code))
@@ -204,11 +229,17 @@ func benchLogin(ctx context.Context, e *env, o options, conns int) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	})
-	fmt.Printf("login (returning users), %d connections, WeChat +%s:\n", conns, o.latency)
-	fmt.Printf("  %s\n", res)
-	fmt.Printf("  bound %d ÷ %s = %.0f/s; wxid reaches %.2fx of it\n\n", conns, o.latency, bound, res.rate/bound)
-	return nil
+	}, e.procs()), nil
+}
+
+// procs are the processes a login run accounts CPU to: wxid, the database
+// server when it runs on this machine, memcached, and the bench itself.
+func (e *env) procs() procs {
+	ps := procs{{"wxid", e.wxid.Process.Pid}}
+	if pid := findProcess("mariadbd", "mysqld"); pid != 0 {
+		ps = append(ps, proc{"database", pid})
+	}
+	return append(ps, proc{"memcached", e.memcached.Process.Pid}, proc{"bench (load + WeChat stand-in)", os.Getpid()})
 }
 
 // benchCosts runs each operation alone and prints the SQL statements it
