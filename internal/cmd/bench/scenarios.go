@@ -171,28 +171,31 @@ func benchMe(ctx context.Context, e *env, o options, users []seeded) error {
 func benchLogin(ctx context.Context, e *env, o options, conns int) error {
 	bound := float64(conns) / o.latency.Seconds()
 	fmt.Printf("login (returning users), %d connections, WeChat +%s, %d rounds:\n", conns, o.latency, o.rounds)
-	var rates, p50s, p99s []float64
+	watch := e.procs()
+	var runs []result
 	var shares []cpuShare
 	for r := 1; r <= o.rounds; r++ {
-		res, err := loginRound(ctx, e, o, conns, r)
+		res, err := loginRound(ctx, e, o, conns, r, bound, watch)
 		if err != nil {
 			return err
 		}
 		fmt.Printf("  round %d %s\n", r, res)
-		rates, p50s, p99s = append(rates, res.rate), append(p50s, float64(res.p50)), append(p99s, float64(res.p99))
-		shares = append(shares, res.cpu)
+		runs, shares = append(runs, res), append(shares, res.cpu)
 	}
-	fmt.Printf("  median  %8.0f/s  p50 %7s  p99 %7s\n", median(rates), round(time.Duration(median(p50s))), round(time.Duration(median(p99s))))
+	rate := medianOf(runs, func(r result) float64 { return r.rate })
+	p50 := medianOf(runs, func(r result) float64 { return float64(r.p50) })
+	p99 := medianOf(runs, func(r result) float64 { return float64(r.p99) })
+	fmt.Printf("  median  %8.0f/s  p50 %7s  p99 %7s\n", rate, round(time.Duration(p50)), round(time.Duration(p99)))
 	if cpu := medianShare(shares); cpu.total() > 0 {
 		fmt.Printf("  CPU per login (median): %s\n", cpu)
 	}
-	fmt.Printf("  bound %d ÷ %s = %.0f/s; wxid reaches %.2fx of it\n\n", conns, o.latency, bound, median(rates)/bound)
+	fmt.Printf("  bound %d ÷ %s = %.0f/s; wxid reaches %.2fx of it\n\n", conns, o.latency, bound, rate/bound)
 	return nil
 }
 
-// loginRound is one timed run of benchLogin, with people of its own.
-func loginRound(ctx context.Context, e *env, o options, conns, round int) (result, error) {
-	bound := float64(conns) / o.latency.Seconds()
+// loginRound is one timed run of benchLogin, with people of its own,
+// accounting the CPU of watch.
+func loginRound(ctx context.Context, e *env, o options, conns, round int, bound float64, watch procs) (result, error) {
 	// Mint enough codes for the bound plus the warm-up, for enough people
 	// that none passes the stand-in's ~100 exchanges per user per minute.
 	need := int(bound*(o.duration.Seconds()+1.5)) + conns
@@ -229,7 +232,7 @@ func loginRound(ctx context.Context, e *env, o options, conns, round int) (resul
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}, e.procs()), nil
+	}, watch), nil
 }
 
 // procs are the processes a login run accounts CPU to: wxid, the database
